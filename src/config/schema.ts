@@ -1,0 +1,178 @@
+// The sidecar's configuration, validated with zod. Each section's shape lives
+// here so that one error message can name the exact path that is wrong.
+// Sections owned by later capabilities (rebac, policy, budget, audit) are
+// validated by their own rooms; here they are only required to be objects.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const listener = (defaultPort: number) =>
+  z
+    .object({
+      enabled: z.boolean().default(true),
+      host: z.string().default('0.0.0.0'),
+      port: port.default(defaultPort),
+    })
+    .strict()
+    .prefault({});
+
+export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
+
+const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+export const jwtSchema = z
+  .object({
+    /** Local JWKS file (JSON Web Key Set). Reloaded when the file changes. */
+    jwks_file: z.string().min(1).optional(),
+    /** Remote JWKS endpoint; cached, and a token with an unknown `kid` triggers one refetch. */
+    jwks_url: z.url().optional(),
+    jwks_cache_s: z.number().positive().default(300),
+    jwks_timeout_ms: z.number().int().positive().default(2000),
+    issuer: stringOrList.optional(),
+    audience: stringOrList.optional(),
+    /** Allowed signature algorithms. `none` and HMAC (algorithm confusion with public keys) are never accepted. */
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    claims: z
+      .object({
+        subject: z.string().default('sub'),
+        tenant: z.string().default('tenant_id'),
+        roles: z.string().default('roles'),
+      })
+      .strict()
+      .prefault({}),
+    clock_skew_s: z.number().min(0).max(600).default(30),
+    /** Where the token is read from: `authorization` (Bearer) by default. */
+    header: z.string().default('authorization'),
+    /** Verified tokens are cached until expiry; bounded. */
+    cache_size: z.number().int().min(0).default(10_000),
+  })
+  .strict()
+  .refine((j) => j.jwks_file !== undefined || j.jwks_url !== undefined, {
+    message: 'identity.jwt needs jwks_file or jwks_url',
+  });
+
+export const identitySchema = z
+  .object({
+    jwt: jwtSchema.optional(),
+    /** Trust the payload Envoy's jwt_authn filter put in metadata_context (Envoy already verified it). */
+    envoy_jwt_authn: z
+      .object({
+        enabled: z.boolean().default(true),
+        namespace: z.string().default('envoy.filters.http.jwt_authn'),
+        /** The `payload_in_metadata` key; when unset the first object in the namespace is used. */
+        payload_key: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Workload identity from source.principal or x-forwarded-client-cert. */
+    spiffe: z
+      .object({
+        enabled: z.boolean().default(true),
+        trust_domains: z.array(z.string().min(1)).default([]),
+        /** Read x-forwarded-client-cert (only when Envoy sanitizes it). */
+        xfcc: z.boolean().default(false),
+        /** Map a SPIFFE id to a tenant: `namespace` (…/ns/<ns>/…) or a fixed map. */
+        tenant_from: z.enum(['namespace', 'none']).default('namespace'),
+        roles: z.array(z.string()).default(['workload']),
+      })
+      .strict()
+      .optional(),
+    /** DEV ONLY: accept x-user-id / x-tenant-id / x-roles as identity. */
+    trusted_headers: z.boolean().default(false),
+  })
+  .strict()
+  .prefault({});
+
+const stageEntry = z.union([
+  z.string().min(1),
+  z.record(z.string().min(1), z.unknown()).refine((o) => Object.keys(o).length === 1, {
+    message: 'a stage entry with options is an object with exactly one key: { name: { ...options } }',
+  }),
+]);
+
+export const routeSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    match: z
+      .object({
+        /** One method, a list, or '*' for any. */
+        method: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('*'),
+        /** Path pattern: literal segments, `:name` parameters, and a trailing `*` for the rest. */
+        path: z.string().startsWith('/'),
+        host: z.string().optional(),
+      })
+      .strict(),
+    action: z.string().min(1),
+    resource: z
+      .object({
+        type: z.string().min(1),
+        /** A literal, or `:param`. Defaults to the whole path. */
+        id: z.string().min(1).optional(),
+        /**
+         * Where the resource's tenant comes from: `:param`, `header:<name>`,
+         * `host` (first DNS label), `principal` (the caller's own), or a literal.
+         */
+        tenant: z.string().min(1).default('principal'),
+      })
+      .strict(),
+    anonymous: z.boolean().default(false),
+    enforcement: enforcementMode.optional(),
+    deadline_ms: z.number().int().positive().optional(),
+    stages: z.array(stageEntry).default(['tenant', 'rbac']),
+  })
+  .strict();
+
+export const rbacSchema = z
+  .object({
+    /** role → resource type (or '*') → actions (or '*'). */
+    roles: z.record(z.string().min(1), z.record(z.string().min(1), z.array(z.string().min(1)))).default({
+      admin: { '*': ['*'] },
+      editor: { '*': ['read', 'write', 'execute', 'approve', 'export'] },
+      viewer: { '*': ['read'] },
+    }),
+  })
+  .strict()
+  .prefault({});
+
+export const sidecarConfigSchema = z
+  .object({
+    server: z
+      .object({
+        grpc: listener(9191),
+        http: listener(9192),
+        admin: listener(9090),
+        proxy: z
+          .object({
+            enabled: z.boolean().default(false),
+            host: z.string().default('0.0.0.0'),
+            port: port.default(8080),
+            upstream: z.url().optional(),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    enforcement: enforcementMode.default('deny'),
+    deadline_ms: z.number().int().positive().max(60_000).default(50),
+    identity: identitySchema,
+    routes: z.array(routeSchema).default([]),
+    rbac: rbacSchema,
+    rebac: z.record(z.string(), z.unknown()).optional(),
+    policy: z.record(z.string(), z.unknown()).optional(),
+    budget: z.record(z.string(), z.unknown()).optional(),
+    audit: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type SidecarConfig = z.infer<typeof sidecarConfigSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;
+export type JwtConfig = z.infer<typeof jwtSchema>;
+export type RbacConfig = z.infer<typeof rbacSchema>;

@@ -1,0 +1,211 @@
+// The whole decision for one request: route → identity → resource → stages →
+// enforcement mode → Decision. Shared by every transport and by `check`.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
+import type { SidecarMetrics } from '../observability/metrics.js';
+import { runStages, type StageVerdict } from './engine.js';
+import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
+import { createDecisionContext } from './context.js';
+import {
+  DECISION_ID_HEADER,
+  type AuthzRequest,
+  type Decision,
+  type DenyStatus,
+  type EnforcementMode,
+  type Principal,
+  type ResourceRef,
+} from './types.js';
+
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  kind: 'anonymous',
+  tenant: undefined,
+  roles: Object.freeze([]) as readonly string[],
+  claims: Object.freeze({}),
+  source: 'anonymous',
+});
+
+/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers). */
+export const PRINCIPAL_HEADER = 'x-authz-principal';
+export const TENANT_HEADER = 'x-authz-tenant';
+export const ROLES_HEADER = 'x-authz-roles';
+export const WARNING_HEADER = 'x-authz-warning';
+
+export interface AuthorizerOptions {
+  readonly routes: RouteMatcher;
+  readonly identity: IdentityResolver;
+  readonly enforcement: EnforcementMode;
+  readonly deadlineMs: number;
+  readonly metrics: SidecarMetrics;
+  readonly log: Logger;
+  /** Called with every decision, synchronously; must not block (audit enqueues here). */
+  readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+}
+
+export class Authorizer {
+  constructor(private readonly opts: AuthorizerOptions) {}
+
+  decide(req: AuthzRequest): Decision | Promise<Decision> {
+    const started = performance.now();
+    const decisionId = randomUUID();
+    const match = this.opts.routes.match(req);
+    if (match === undefined) {
+      return this.finish(req, decisionId, started, this.opts.enforcement, deny(403, 'no_route', 'route'), undefined);
+    }
+    let identity: IdentityResult | Promise<IdentityResult>;
+    try {
+      identity = this.opts.identity.identify(req);
+    } catch (err) {
+      this.opts.log.error({ err: errorSummary(err) }, 'identity resolver threw');
+      return this.finishWith(req, decisionId, started, match, deny(503, 'identity_error', 'identity'), undefined);
+    }
+    if (identity instanceof Promise) {
+      const deadline = started + (match.route.deadlineMs ?? this.opts.deadlineMs);
+      return identity.then(
+        (id) => this.afterIdentity(req, decisionId, started, match, id),
+        (err: unknown) => {
+          this.opts.log.error({ err: errorSummary(err) }, 'identity resolver failed');
+          const late = performance.now() > deadline;
+          return this.finishWith(req, decisionId, started, match,
+            deny(503, late ? 'deadline_exceeded' : 'identity_error', 'identity'), undefined);
+        },
+      );
+    }
+    return this.afterIdentity(req, decisionId, started, match, identity);
+  }
+
+  private afterIdentity(
+    req: AuthzRequest,
+    decisionId: string,
+    started: number,
+    match: RouteMatch,
+    identity: IdentityResult,
+  ): Decision | Promise<Decision> {
+    const { route } = match;
+    let principal: Principal;
+    if (identity.kind === 'principal') {
+      principal = identity.principal;
+    } else if (identity.kind === 'none' && route.anonymous) {
+      principal = ANONYMOUS;
+    } else {
+      const reason = identity.kind === 'invalid' ? identity.reason : 'no_identity';
+      this.opts.metrics.identityFailures.inc({ reason });
+      return this.finishWith(req, decisionId, started, match, deny(401, reason, 'identity'), undefined);
+    }
+    const resolved = route.resolveResource(req, match.params, principal);
+    if (resolved.kind === 'error') {
+      return this.finishWith(req, decisionId, started, match, deny(403, resolved.reason, 'route'), principal);
+    }
+    const ctx = createDecisionContext({
+      decisionId,
+      principal,
+      action: route.action,
+      resource: resolved.resource,
+      route: route.name,
+      routeParams: match.params,
+      deadline: started + (route.deadlineMs ?? this.opts.deadlineMs),
+    });
+    const verdict = runStages(route.stages, req, ctx, { allowWhenAllAbstain: route.explicitlyNoStages });
+    const mode = route.enforcement ?? this.opts.enforcement;
+    if (verdict instanceof Promise) {
+      return verdict.then((v) =>
+        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations),
+      );
+    }
+    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations);
+  }
+
+  private finishWith(
+    req: AuthzRequest,
+    decisionId: string,
+    started: number,
+    match: RouteMatch,
+    verdict: StageVerdict,
+    principal: Principal | undefined,
+  ): Decision {
+    const mode = match.route.enforcement ?? this.opts.enforcement;
+    return this.finish(req, decisionId, started, mode, verdict, match, principal);
+  }
+
+  private finish(
+    req: AuthzRequest,
+    decisionId: string,
+    started: number,
+    mode: EnforcementMode,
+    verdict: StageVerdict,
+    match: RouteMatch | undefined,
+    principal?: Principal,
+    resource?: ResourceRef,
+    annotations: Readonly<Record<string, unknown>> = {},
+  ): Decision {
+    const responseHeaders: Record<string, string> = { [DECISION_ID_HEADER]: decisionId };
+    const upstreamHeaders: Record<string, string> = { [DECISION_ID_HEADER]: decisionId };
+    let decision: Decision;
+    const common = {
+      decisionId,
+      mode,
+      principal,
+      action: match?.route.action,
+      route: match?.route.name,
+      resource,
+      annotations,
+      durationSeconds: (performance.now() - started) / 1000,
+    };
+    if (verdict.kind === 'allow' || mode !== 'deny') {
+      addIdentityHeaders(upstreamHeaders, principal);
+      Object.assign(upstreamHeaders, verdict.headers);
+      const wouldDeny =
+        verdict.kind === 'deny' ? { status: verdict.status, reason: verdict.reason, stage: verdict.stage } : undefined;
+      if (wouldDeny && mode === 'warn') {
+        responseHeaders[WARNING_HEADER] = `would deny: ${wouldDeny.reason}`;
+        upstreamHeaders[WARNING_HEADER] = `would deny: ${wouldDeny.reason}`;
+      }
+      if (wouldDeny) {
+        this.opts.log.warn({ decision_id: decisionId, mode, reason: wouldDeny.reason, stage: wouldDeny.stage,
+          route: match?.route.name, principal: principal?.id }, 'would deny (not enforced)');
+      }
+      decision = {
+        ...common,
+        allowed: true,
+        status: 200,
+        reason: 'allowed',
+        stage: wouldDeny ? wouldDeny.stage : 'engine',
+        wouldDeny,
+        upstreamHeaders,
+        responseHeaders,
+      };
+    } else {
+      Object.assign(responseHeaders, verdict.headers);
+      decision = {
+        ...common,
+        allowed: false,
+        status: verdict.status,
+        reason: verdict.reason,
+        stage: verdict.stage,
+        upstreamHeaders,
+        responseHeaders,
+        body: verdict.body,
+      };
+    }
+    const result = decision.allowed ? (decision.wouldDeny ? `${mode}_allow` : 'allow') : 'deny';
+    this.opts.metrics.decisions.inc({ result, reason: decision.wouldDeny?.reason ?? decision.reason, stage: decision.stage });
+    this.opts.metrics.decisionSeconds.observe({ transport: req.transport }, decision.durationSeconds);
+    this.opts.onDecision?.(decision, req);
+    return decision;
+  }
+}
+
+function deny(status: DenyStatus, reason: string, stage: string): StageVerdict {
+  return { kind: 'deny', status, reason, stage, headers: {} };
+}
+
+function addIdentityHeaders(headers: Record<string, string>, principal: Principal | undefined): void {
+  if (principal === undefined || principal.kind === 'anonymous') return;
+  headers[PRINCIPAL_HEADER] = principal.id;
+  if (principal.tenant !== undefined) headers[TENANT_HEADER] = principal.tenant;
+  if (principal.roles.length > 0) headers[ROLES_HEADER] = principal.roles.join(',');
+}
+
+function errorSummary(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

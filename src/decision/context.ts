@@ -1,0 +1,44 @@
+// A DecisionContext whose AbortSignal is only created when a stage asks for
+// it: most decisions do no I/O and should not pay for a timer.
+import type { DecisionContext, Principal, ResourceRef } from './types.js';
+
+export interface DecisionContextInit {
+  readonly decisionId: string;
+  readonly principal: Principal;
+  readonly action: string;
+  readonly resource: ResourceRef;
+  readonly route: string;
+  readonly routeParams: Readonly<Record<string, string>>;
+  readonly deadline: number;
+}
+
+class LazySignalContext implements DecisionContext {
+  readonly decisionId: string;
+  readonly principal: Principal;
+  readonly action: string;
+  readonly resource: ResourceRef;
+  readonly route: string;
+  readonly routeParams: Readonly<Record<string, string>>;
+  readonly deadline: number;
+  readonly annotations: Record<string, unknown> = {};
+  private abortSignal: AbortSignal | undefined;
+
+  constructor(init: DecisionContextInit) {
+    this.decisionId = init.decisionId;
+    this.principal = init.principal;
+    this.action = init.action;
+    this.resource = init.resource;
+    this.route = init.route;
+    this.routeParams = init.routeParams;
+    this.deadline = init.deadline;
+  }
+
+  get signal(): AbortSignal {
+    this.abortSignal ??= AbortSignal.timeout(Math.max(0, Math.ceil(this.deadline - performance.now())));
+    return this.abortSignal;
+  }
+}
+
+export function createDecisionContext(init: DecisionContextInit): DecisionContext {
+  return new LazySignalContext(init);
+}
