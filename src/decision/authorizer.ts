@@ -48,6 +48,9 @@ export class Authorizer {
   decide(req: AuthzRequest): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
+    if (req.malformed !== undefined) {
+      return this.finish(req, decisionId, started, 'deny', deny(403, req.malformed, 'request'), undefined);
+    }
     const match = this.opts.routes.match(req);
     if (match === undefined) {
       return this.finish(req, decisionId, started, this.opts.enforcement, deny(403, 'no_route', 'route'), undefined);

@@ -51,6 +51,12 @@ export interface AuthzRequest {
   readonly filterMetadata: Readonly<Record<string, unknown>>;
   /** Which transport produced this request: 'grpc' | 'http' | 'proxy' | 'cli'. */
   readonly transport: 'grpc' | 'http' | 'proxy' | 'cli';
+  /**
+   * Set by the adapter when the request cannot be judged (non-UTF-8 path,
+   * encoded slash, oversized header...): a stable reason code. The authorizer
+   * denies it before routing, so it still gets a decision id, metrics and audit.
+   */
+  readonly malformed?: string;
 }
 
 export interface ResourceRef {
