@@ -1,0 +1,35 @@
+// How a capability (rebac, policy, budget, audit...) plugs into the sidecar,
+// in the spirit of a fastify plugin: one factory per config section, one
+// lifecycle, at most one stage factory. The sidecar assembly (src/sidecar.ts)
+// creates capabilities from their config sections, registers their stage
+// factories, reports their readiness on /readyz and closes them on shutdown.
+import type { Logger } from '../observability/logger.js';
+import type { SidecarMetrics } from '../observability/metrics.js';
+import type { AuthzRequest, Decision } from './types.js';
+import type { StageFactory } from './stage-registry.js';
+
+export interface CapabilityDeps {
+  readonly log: Logger;
+  readonly metrics: SidecarMetrics;
+  /** Directory of the config file: relative paths in a section resolve against it. */
+  readonly baseDir: string;
+}
+
+export interface Capability {
+  readonly name: string;
+  /** The stage this capability contributes to routes (`stages: [ name | { name: opts } ]`). */
+  readonly stageFactory?: StageFactory;
+  /** Called with every decision, synchronously, after it is made (audit). Must not block or throw. */
+  readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /** True once everything a route needs has loaded (model, bundle, connection...). */
+  isReady(): boolean;
+  /** Resolves when first ready; rejects with a clear message if it cannot become ready. */
+  ready(): Promise<void>;
+  /** Apply a new config section on hot reload; throw to refuse it (the old one keeps serving). */
+  reconfigure?(section: unknown): Promise<void>;
+  /** Release timers, sockets, files; flush what must not be lost. */
+  close(): Promise<void>;
+}
+
+/** Parses its raw config section (throwing a clear Error) and returns the capability. */
+export type CapabilityFactory = (section: unknown, deps: CapabilityDeps) => Capability;
