@@ -141,7 +141,16 @@ export const sidecarConfigSchema = z
     server: z
       .object({
         grpc: listener(9191),
-        http: listener(9192),
+        http: z
+          .object({
+            enabled: z.boolean().default(true),
+            host: z.string().default('0.0.0.0'),
+            port: port.default(9192),
+            /** Envoy http_service path_prefix, stripped before routing. */
+            path_prefix: z.string().startsWith('/').optional(),
+          })
+          .strict()
+          .prefault({}),
         admin: listener(9090),
         proxy: z
           .object({

@@ -3,6 +3,7 @@
 // lifecycle, at most one stage factory. The sidecar assembly (src/sidecar.ts)
 // creates capabilities from their config sections, registers their stage
 // factories, reports their readiness on /readyz and closes them on shutdown.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import type { AuthzRequest, Decision } from './types.js';
@@ -21,6 +22,8 @@ export interface Capability {
   readonly stageFactory?: StageFactory;
   /** Called with every decision, synchronously, after it is made (audit). Must not block or throw. */
   readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /** Serves admin API paths on the admin port (behind its own auth); returns false for paths it does not own. */
+  readonly adminHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** True once everything a route needs has loaded (model, bundle, connection...). */
   isReady(): boolean;
   /** Resolves when first ready; rejects with a clear message if it cannot become ready. */

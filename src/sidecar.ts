@@ -1,0 +1,197 @@
+// The running sidecar: capabilities, the current decision runtime, the
+// servers, hot reload and shutdown. Transports read `sidecar.decide`, which
+// always goes through the runtime current at the time of the call.
+import type { LoadedConfig } from './config/load.js';
+import { loadConfigFile } from './config/load.js';
+import { watchFile, type FileWatch } from './config/watch.js';
+import type { Capability } from './decision/capability.js';
+import type { AuthzRequest, Decision } from './decision/types.js';
+import { createCapabilities } from './capabilities.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { SidecarMetrics } from './observability/metrics.js';
+import { buildRuntime, type DecisionRuntime } from './runtime.js';
+import { startAdminServer } from './transport/admin/server.js';
+import { startGrpcServer } from './transport/grpc/server.js';
+import { startHttpAuthzServer } from './transport/http/server.js';
+import { startProxyServer } from './transport/proxy/server.js';
+
+export interface SidecarOptions {
+  readonly loaded: LoadedConfig;
+  readonly log?: Logger;
+  /** Watch the config file and apply changes (default: true when loaded from a file). */
+  readonly watch?: boolean;
+  /** Wait for keys, models and bundles before listening (default: true). */
+  readonly waitReady?: boolean;
+  /** Start the configured servers (default: true; `check` decides offline). */
+  readonly listen?: boolean;
+}
+
+interface Listening {
+  port: number;
+  close(): Promise<void>;
+}
+
+export class Sidecar {
+  readonly metrics = new SidecarMetrics();
+  readonly log: Logger;
+  readonly ports: { grpc?: number; http?: number; admin?: number; proxy?: number } = {};
+  private runtime: DecisionRuntime;
+  private readonly capabilities: Capability[];
+  private readonly servers: Listening[] = [];
+  private watcher: FileWatch | undefined;
+  private identityReady = false;
+  private closed = false;
+
+  private constructor(private loaded: LoadedConfig, log: Logger) {
+    this.log = log;
+    this.capabilities = createCapabilities(loaded, { log, metrics: this.metrics, baseDir: loaded.baseDir });
+    this.runtime = this.build(loaded);
+  }
+
+  static async start(opts: SidecarOptions): Promise<Sidecar> {
+    const log = opts.log ?? createLogger(opts.loaded.config.log.level);
+    const sidecar = new Sidecar(opts.loaded, log);
+    try {
+      if (opts.waitReady ?? true) await sidecar.waitReady();
+      else void sidecar.waitReady().catch(() => undefined);
+      if (opts.listen ?? true) await sidecar.listen();
+      if ((opts.watch ?? true) && opts.loaded.file) sidecar.watchConfig(opts.loaded.file);
+    } catch (err) {
+      await sidecar.close();
+      throw err;
+    }
+    return sidecar;
+  }
+
+  /** The one entry point every transport calls. */
+  readonly decide = (req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> =>
+    this.runtime.authorizer.decide(req, deadlineMs);
+
+  get config(): LoadedConfig['config'] {
+    return this.loaded.config;
+  }
+
+  /** Ready once keys and every capability a route needs have loaded. */
+  isReady(): boolean {
+    return !this.closed && this.identityReady && this.capabilities.every((c) => c.isReady());
+  }
+
+  readinessReport(): Record<string, boolean> {
+    const report: Record<string, boolean> = { identity: this.identityReady };
+    for (const c of this.capabilities) report[c.name] = c.isReady();
+    return report;
+  }
+
+  /** Re-read the config file; on any error keep serving the last good config. */
+  async reload(): Promise<boolean> {
+    const file = this.loaded.file;
+    if (file === undefined) return false;
+    let next: LoadedConfig;
+    let runtime: DecisionRuntime;
+    try {
+      next = loadConfigFile(file);
+      await this.reconfigureCapabilities(next);
+      runtime = this.build(next);
+      await runtime.identity.ready();
+    } catch (err) {
+      this.metrics.configReloads.inc({ outcome: 'failure' });
+      this.log.error({ file, error: (err as Error).message }, 'config reload refused; last good config keeps serving');
+      return false;
+    }
+    const previous = this.runtime;
+    this.runtime = runtime;
+    this.loaded = next;
+    previous.close();
+    this.metrics.configReloads.inc({ outcome: 'success' });
+    this.log.info({ file, routes: next.config.routes.length }, 'config reloaded');
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    await Promise.allSettled(this.servers.map((s) => s.close()));
+    this.runtime.close();
+    await Promise.allSettled(this.capabilities.map((c) => c.close()));
+  }
+
+  private build(loaded: LoadedConfig): DecisionRuntime {
+    return buildRuntime(loaded, {
+      log: this.log,
+      metrics: this.metrics,
+      capabilities: this.capabilities,
+      onDecision: (decision, req) => {
+        for (const c of this.capabilities) c.onDecision?.(decision, req);
+      },
+    });
+  }
+
+  private async waitReady(): Promise<void> {
+    await this.runtime.identity.ready();
+    this.identityReady = true;
+    await Promise.all(this.capabilities.map((c) => c.ready()));
+  }
+
+  private async reconfigureCapabilities(next: LoadedConfig): Promise<void> {
+    for (const c of this.capabilities) {
+      const before = JSON.stringify(this.loaded.raw[c.name] ?? null);
+      const after = JSON.stringify(next.raw[c.name] ?? null);
+      if (before === after) continue;
+      if (!c.reconfigure) throw new Error(`the ${c.name} section changed; it applies on restart only`);
+      await c.reconfigure(next.raw[c.name]);
+    }
+    const known = new Set(this.capabilities.map((c) => c.name));
+    for (const name of ['rebac', 'policy', 'budget', 'audit']) {
+      if (!known.has(name) && next.raw[name] !== undefined) {
+        throw new Error(`the ${name} section was added; it applies on restart only`);
+      }
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const { server } = this.loaded.config;
+    const log = this.log;
+    if (server.grpc.enabled) {
+      const s = await startGrpcServer({
+        host: server.grpc.host, port: server.grpc.port, decide: this.decide, log: log.child({ room: 'grpc' }),
+        metrics: this.metrics, isServing: () => this.isReady(),
+      });
+      this.servers.push(s);
+      this.ports.grpc = s.port;
+    }
+    if (server.http.enabled) {
+      const s = await startHttpAuthzServer({
+        host: server.http.host, port: server.http.port, decide: this.decide, log: log.child({ room: 'http' }),
+        pathPrefix: server.http.path_prefix,
+      });
+      this.servers.push(s);
+      this.ports.http = s.port;
+    }
+    if (server.proxy.enabled) {
+      if (server.proxy.upstream === undefined) throw new Error('server.proxy.enabled needs server.proxy.upstream');
+      const s = await startProxyServer({
+        host: server.proxy.host, port: server.proxy.port, upstream: server.proxy.upstream, decide: this.decide,
+        log: log.child({ room: 'proxy' }),
+      });
+      this.servers.push(s);
+      this.ports.proxy = s.port;
+    }
+    if (server.admin.enabled) {
+      const s = await startAdminServer({
+        host: server.admin.host, port: server.admin.port, metrics: this.metrics, log: log.child({ room: 'admin' }),
+        isReady: () => this.isReady(), readiness: () => this.readinessReport(),
+        handlers: this.capabilities.flatMap((c) => (c.adminHandler ? [c.adminHandler] : [])),
+      });
+      this.servers.push(s);
+      this.ports.admin = s.port;
+    }
+    log.info({ ports: this.ports, routes: this.loaded.config.routes.length }, 'authz-sidecar listening');
+  }
+
+  private watchConfig(file: string): void {
+    this.watcher = watchFile(file, () => {
+      void this.reload();
+    });
+  }
+}
