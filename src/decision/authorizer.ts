@@ -191,8 +191,8 @@ export class Authorizer {
       };
     }
     const result = decision.allowed ? (decision.wouldDeny ? `${mode}_allow` : 'allow') : 'deny';
-    this.opts.metrics.decisions.inc({ result, reason: decision.wouldDeny?.reason ?? decision.reason, stage: decision.stage });
-    this.opts.metrics.decisionSeconds.observe({ transport: req.transport }, decision.durationSeconds);
+    this.opts.metrics.countDecision(result, decision.wouldDeny?.reason ?? decision.reason, decision.stage);
+    this.opts.metrics.observeDecision(req.transport, decision.durationSeconds);
     this.opts.onDecision?.(decision, req);
     return decision;
   }

@@ -35,7 +35,31 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  // prom-client hashes the label object on every inc(); the label sets on the
+  // hot path are few, so their children are looked up once and kept.
+  private readonly decisionChildren = new Map<string, { inc(): void }>();
+  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  countDecision(result: string, reason: string, stage: string): void {
+    const key = `${result}\u0000${reason}\u0000${stage}`;
+    let child = this.decisionChildren.get(key);
+    if (child === undefined) {
+      child = this.decisions.labels(result, reason, stage);
+      this.decisionChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  observeDecision(transport: string, seconds: number): void {
+    let child = this.latencyChildren.get(transport);
+    if (child === undefined) {
+      child = this.decisionSeconds.labels(transport);
+      this.latencyChildren.set(transport, child);
+    }
+    child.observe(seconds);
   }
 }
