@@ -45,7 +45,11 @@ export interface AuthorizerOptions {
 export class Authorizer {
   constructor(private readonly opts: AuthorizerOptions) {}
 
-  decide(req: AuthzRequest): Decision | Promise<Decision> {
+  /**
+   * @param deadlineMs the caller's own budget (e.g. from gRPC's grpc-timeout);
+   * the decision runs under the smaller of it and the configured deadline.
+   */
+  decide(req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
     if (req.malformed !== undefined) {
@@ -63,9 +67,9 @@ export class Authorizer {
       return this.finishWith(req, decisionId, started, match, deny(503, 'identity_error', 'identity'), undefined);
     }
     if (identity instanceof Promise) {
-      const deadline = started + (match.route.deadlineMs ?? this.opts.deadlineMs);
+      const deadline = started + this.budget(match, deadlineMs);
       return identity.then(
-        (id) => this.afterIdentity(req, decisionId, started, match, id),
+        (id) => this.afterIdentity(req, decisionId, started, match, id, deadlineMs),
         (err: unknown) => {
           this.opts.log.error({ err: errorSummary(err) }, 'identity resolver failed');
           const late = performance.now() > deadline;
@@ -74,7 +78,13 @@ export class Authorizer {
         },
       );
     }
-    return this.afterIdentity(req, decisionId, started, match, identity);
+    return this.afterIdentity(req, decisionId, started, match, identity, deadlineMs);
+  }
+
+  /** The route's (or the configured) deadline, capped by the caller's budget when it gave one. */
+  private budget(match: RouteMatch, deadlineMs: number | undefined): number {
+    const configured = match.route.deadlineMs ?? this.opts.deadlineMs;
+    return deadlineMs === undefined ? configured : Math.min(configured, deadlineMs);
   }
 
   private afterIdentity(
@@ -83,6 +93,7 @@ export class Authorizer {
     started: number,
     match: RouteMatch,
     identity: IdentityResult,
+    deadlineMs?: number,
   ): Decision | Promise<Decision> {
     const { route } = match;
     let principal: Principal;
@@ -106,7 +117,7 @@ export class Authorizer {
       resource: resolved.resource,
       route: route.name,
       routeParams: match.params,
-      deadline: started + (route.deadlineMs ?? this.opts.deadlineMs),
+      deadline: started + this.budget(match, deadlineMs),
     });
     const verdict = runStages(route.stages, req, ctx, { allowWhenAllAbstain: route.explicitlyNoStages });
     const mode = route.enforcement ?? this.opts.enforcement;

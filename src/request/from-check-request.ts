@@ -1,0 +1,171 @@
+// Envoy's CheckRequest → one AuthzRequest. Whatever the message lacks or holds
+// that we cannot judge becomes `malformed` (a stable reason code): the
+// authorizer then denies before routing, with a decision id, metrics and audit.
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import type { AuthzRequest, Peer } from '../decision/types.js';
+import { normalizePath } from './normalize-path.js';
+import type { DecodedCheckRequest, DecodedHeaderValue, DecodedMetadata, DecodedPeer } from './check-request-types.js';
+import { StructTooDeepError, structToJson } from './check-request-struct.js';
+import { decodedCheckRequestFromJson } from './check-request-json.js';
+
+export type { DecodedCheckRequest } from './check-request-types.js';
+
+/** Total bytes of header names and values we accept (Envoy's own default limit is 60 KiB). */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+const NO_PEER: Peer = Object.freeze({ address: undefined, port: undefined, principal: undefined, labels: EMPTY });
+
+// U+FFFD is what a UTF-8 decoder leaves where the bytes were not UTF-8; a lone
+// surrogate can only come from JSON input. Either way the text is not what the
+// client sent, so it cannot be matched against a route or policy.
+const NOT_TEXT = /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+type MutableRequest = { -readonly [K in keyof AuthzRequest]: AuthzRequest[K] };
+
+export function authzRequestFromCheck(
+  msg: DecodedCheckRequest,
+  transport: AuthzRequest['transport'] = 'grpc',
+): AuthzRequest {
+  const attrs = msg.attributes;
+  const http = attrs?.request?.http;
+  const req: MutableRequest = {
+    requestId: '',
+    method: http?.method ?? '',
+    path: '',
+    rawPath: '',
+    query: EMPTY,
+    host: '',
+    scheme: http?.scheme ?? '',
+    protocol: http?.protocol ?? '',
+    headers: EMPTY,
+    headerList: [],
+    source: peerFrom(attrs?.source),
+    destination: peerFrom(attrs?.destination),
+    contextExtensions: attrs?.contextExtensions ?? EMPTY,
+    filterMetadata: EMPTY,
+    transport,
+  };
+  let malformed: string | undefined;
+  if (attrs == null || http == null) malformed = 'missing_attributes';
+
+  if (http != null) {
+    const rawHeaders = http.headerMap?.headers;
+    const collected = rawHeaders != null && rawHeaders.length > 0
+      ? fromHeaderList(rawHeaders)
+      : fromHeaderMap(http.headers);
+    req.headers = collected.headers;
+    req.headerList = collected.list;
+    malformed ??= collected.malformed;
+
+    const target = http.path ?? '';
+    const q = target.indexOf('?');
+    req.rawPath = q === -1 ? target : target.slice(0, q);
+    if (q !== -1 && q < target.length - 1) req.query = parseQuery(target.slice(q + 1));
+    if (NOT_TEXT.test(req.rawPath)) {
+      malformed ??= 'path_not_utf8';
+    } else {
+      const normalized = normalizePath(req.rawPath);
+      if (normalized.ok) req.path = normalized.path;
+      else malformed ??= normalized.reason;
+    }
+    req.host = (http.host || req.headers[':authority'] || req.headers.host || '').toLowerCase();
+    req.requestId = http.id || req.headers['x-request-id'] || '';
+  }
+  if (req.requestId === '') req.requestId = randomUUID();
+
+  try {
+    req.filterMetadata = metadataToJson(attrs?.metadataContext);
+  } catch (err) {
+    if (!(err instanceof StructTooDeepError)) throw err;
+    malformed ??= 'metadata_too_deep';
+  }
+  if (malformed !== undefined) req.malformed = malformed;
+  return req;
+}
+
+/** A CheckRequest in proto3 JSON (as `authz-sidecar check --request` reads it). Throws on bad input. */
+export function checkRequestFromJson(json: unknown): AuthzRequest {
+  return authzRequestFromCheck(decodedCheckRequestFromJson(json), 'cli');
+}
+
+interface CollectedHeaders {
+  headers: Record<string, string>;
+  list: Array<readonly [string, string]>;
+  malformed: string | undefined;
+}
+
+/** `headers`: Envoy already merged repeats with ','; one list entry per name. */
+function fromHeaderMap(map: Record<string, string> | null | undefined): CollectedHeaders {
+  const headers = Object.create(null) as Record<string, string>;
+  const list: Array<readonly [string, string]> = [];
+  let bytes = 0;
+  let malformed: string | undefined;
+  if (map != null) {
+    for (const key of Object.keys(map)) {
+      const name = key.toLowerCase();
+      const value = map[key] ?? '';
+      bytes += name.length + value.length;
+      const prior = headers[name];
+      headers[name] = prior === undefined ? value : `${prior},${value}`;
+      list.push([name, value]);
+    }
+  }
+  if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
+  return { headers, list, malformed };
+}
+
+/** `header_map` (encode_raw_headers): every occurrence, values possibly as raw bytes. */
+function fromHeaderList(values: readonly DecodedHeaderValue[]): CollectedHeaders {
+  const headers = Object.create(null) as Record<string, string>;
+  const list: Array<readonly [string, string]> = [];
+  let bytes = 0;
+  let malformed: string | undefined;
+  for (const hv of values) {
+    const name = (hv.key ?? '').toLowerCase();
+    let value = hv.value ?? '';
+    const raw = hv.rawValue;
+    if (raw != null && raw.length > 0) {
+      if (!isUtf8(raw)) malformed ??= 'header_not_utf8';
+      value = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+    }
+    bytes += name.length + value.length;
+    const prior = headers[name];
+    headers[name] = prior === undefined ? value : `${prior},${value}`;
+    list.push([name, value]);
+  }
+  if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
+  return { headers, list, malformed };
+}
+
+/** Repeated parameters are joined with ',' (like headers) so no reader can pick a different one than policy saw. */
+function parseQuery(qs: string): Record<string, string> {
+  const query = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(qs)) {
+    const prior = query[key];
+    query[key] = prior === undefined ? value : `${prior},${value}`;
+  }
+  return query;
+}
+
+function peerFrom(p: DecodedPeer | null | undefined): Peer {
+  if (p == null) return NO_PEER;
+  const socket = p.address?.socketAddress;
+  return {
+    address: socket?.address || p.address?.pipe?.path || undefined,
+    port: socket?.portValue || undefined,
+    principal: p.principal || undefined,
+    labels: p.labels ?? EMPTY,
+  };
+}
+
+function metadataToJson(md: DecodedMetadata | null | undefined): Readonly<Record<string, unknown>> {
+  const fm = md?.filterMetadata;
+  if (fm == null) return EMPTY;
+  const keys = Object.keys(fm);
+  if (keys.length === 0) return EMPTY;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of keys) out[key] = structToJson(fm[key]);
+  return out;
+}
