@@ -1,0 +1,47 @@
+// Headers as an AuthzRequest carries them: lower-case names, every occurrence
+// kept in arrival order (so identity and tenant resolution can refuse a header
+// sent twice), plus a map view with repeated values joined.
+
+export interface CollectedHeaders {
+  readonly headers: Record<string, string>;
+  readonly headerList: Array<readonly [string, string]>;
+  /** Approximate bytes on the wire: `name: value\r\n` per header. */
+  readonly bytes: number;
+}
+
+/**
+ * Collect Node's `rawHeaders` ([name, value, name, value, ...]).
+ * Repeated headers are joined with ','; `cookie` with '; ' (how HTTP/2 says
+ * split cookie headers are rejoined); `set-cookie` keeps its first value,
+ * because cookie values may contain ',' — the full list is in headerList.
+ * The map has no prototype, so a header named `__proto__` is just a header.
+ */
+export function collectHeaders(rawHeaders: readonly string[]): CollectedHeaders {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const headerList: Array<readonly [string, string]> = [];
+  let bytes = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    bytes += name.length + value.length + 4;
+    headerList.push([name, value]);
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (name === 'cookie') headers[name] = `${previous}; ${value}`;
+    else if (name !== 'set-cookie') headers[name] = `${previous},${value}`;
+  }
+  return { headers, headerList, bytes };
+}
+
+/** How many times a header occurs. */
+export function headerCount(headerList: ReadonlyArray<readonly [string, string]>, name: string): number {
+  let n = 0;
+  for (let i = 0; i < headerList.length; i++) if (headerList[i]![0] === name) n++;
+  return n;
+}
+
+/** The first occurrence of a header, or undefined. */
+export function firstHeader(headerList: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
+  for (let i = 0; i < headerList.length; i++) if (headerList[i]![0] === name) return headerList[i]![1];
+  return undefined;
+}
