@@ -22,8 +22,6 @@ export interface PathPattern {
   readonly rest: boolean;
   /** Every parameter the pattern declares, `*` included when `rest`. */
   readonly params: ReadonlySet<string>;
-  /** The first segment when it is a literal (`''` for the root pattern `/`); undefined when dynamic. */
-  readonly firstLiteral: string | undefined;
 }
 
 /** Compile a pattern; throws an Error saying what is wrong with it. */
@@ -64,8 +62,7 @@ export function compilePattern(source: string): PathPattern {
       names.push(undefined);
     }
   }
-  const firstLiteral = parts.length === 0 ? '' : literals[0];
-  return { source, literals, names, rest, params, firstLiteral };
+  return { source, literals, names, rest, params };
 }
 
 /** A literal is compared with the normalized request path, so it is normalized the same way. */

@@ -1,11 +1,13 @@
 // The route table: config `routes:` compiled into matchers, resource resolvers
 // and bound stages. The first route in config order that matches wins.
 //
-// With hundreds of routes a linear scan per request costs too much, so routes
-// are indexed by method and by their first path segment. A request only tries
-// the routes filed under its method and first segment plus those whose first
-// segment is a parameter or `*`; both lists hold route indexes in ascending
-// order and are walked as one merged list, which keeps config order exact.
+// With hundreds of routes sharing a prefix (`/api/v1/...`) a linear scan costs
+// too much per request, so patterns are stored in a segment trie: one edge per
+// literal segment, one shared edge for "any parameter", and at each node the
+// routes that end there or take the rest with `*`. A request walks only the
+// branches its segments can follow; among the routes found there, the lowest
+// config index that also accepts the method and host wins, which is exactly
+// "first match in config order".
 import type { RouteConfig } from '../config/schema.js';
 import type { CompiledRoute, RouteMatch, RouteMatcher } from '../decision/interfaces.js';
 import type { StageRegistry } from '../decision/stage-registry.js';
@@ -16,7 +18,6 @@ import { compileResourceResolver } from './resource-resolver.js';
 
 const ANY_METHOD = '*';
 const METHOD = /^[A-Z][A-Z0-9_-]*$/;
-const NONE: readonly number[] = Object.freeze([]);
 
 /** One compiled route with its matchers; internal to the table, exported for its constructor type. */
 export interface RouteEntry {
@@ -30,64 +31,83 @@ export interface RouteEntry {
   readonly staticMatch: RouteMatch;
 }
 
-interface Bucket {
-  /** First literal segment → route indexes, ascending. */
-  readonly byFirst: ReadonlyMap<string, readonly number[]>;
-  /** Routes whose first segment is a parameter or `*`, ascending. */
-  readonly dynamic: readonly number[];
+/** One trie node: the routes reachable through the segments leading to it. */
+class TrieNode {
+  readonly literal = new Map<string, TrieNode>();
+  param: TrieNode | undefined;
+  /** Routes whose pattern ends at this node, ascending config index. */
+  readonly terminal: number[] = [];
+  /** Routes with a trailing `*` at this node (matching zero or more further segments), ascending. */
+  readonly rest: number[] = [];
 }
 
 export class RouteTable implements RouteMatcher {
   readonly routes: readonly CompiledRoute[];
-  private readonly byMethod: ReadonlyMap<string, Bucket>;
-  private readonly anyMethod: Bucket;
+  private readonly root = new TrieNode();
 
   /** Use compileRoutes(); entries are in config order. */
   constructor(private readonly entries: readonly RouteEntry[]) {
     this.routes = entries.map((e) => e.route);
-    const methods = new Set<string>();
-    for (const e of entries) e.methods?.forEach((m) => methods.add(m));
-    const byMethod = new Map<string, Bucket>();
-    for (const m of methods) byMethod.set(m, bucket(entries, (e) => e.methods === undefined || e.methods.has(m)));
-    this.byMethod = byMethod;
-    this.anyMethod = bucket(entries, (e) => e.methods === undefined);
+    entries.forEach((entry, index) => {
+      let node = this.root;
+      for (const literal of entry.pattern.literals) {
+        if (literal === undefined) {
+          node = node.param ??= new TrieNode();
+        } else {
+          let next = node.literal.get(literal);
+          if (next === undefined) node.literal.set(literal, (next = new TrieNode()));
+          node = next;
+        }
+      }
+      (entry.pattern.rest ? node.rest : node.terminal).push(index);
+    });
   }
 
   match(req: AuthzRequest): RouteMatch | undefined {
-    const b = this.byMethod.get(req.method) ?? this.byMethod.get(req.method.toUpperCase()) ?? this.anyMethod;
     const segments = pathSegments(req.path);
-    const literal = b.byFirst.get(segments[0] ?? '') ?? NONE;
-    const dynamic = b.dynamic;
-    let i = 0;
-    let j = 0;
-    let host: string | undefined;
-    while (i < literal.length || j < dynamic.length) {
-      const index = j >= dynamic.length || (i < literal.length && literal[i]! < dynamic[j]!) ? literal[i++]! : dynamic[j++]!;
-      const entry = this.entries[index]!;
-      if (entry.host !== undefined && !entry.host((host ??= hostWithoutPort(req.host)))) continue;
-      const params = matchPattern(entry.pattern, segments);
-      if (params === undefined) continue;
-      return entry.pattern.params.size === 0 ? entry.staticMatch : { route: entry.route, params };
+    const search: Search = { req, method: req.method.toUpperCase(), host: undefined, best: this.entries.length };
+    this.walk(this.root, segments, 0, search);
+    if (search.best === this.entries.length) return undefined;
+    const entry = this.entries[search.best]!;
+    if (entry.pattern.params.size === 0) return entry.staticMatch;
+    const params = matchPattern(entry.pattern, segments);
+    return params === undefined ? undefined : { route: entry.route, params };
+  }
+
+  private walk(node: TrieNode, segments: readonly string[], depth: number, search: Search): void {
+    if (node.rest.length > 0) this.pick(node.rest, search);
+    if (depth === segments.length) {
+      this.pick(node.terminal, search);
+      return;
     }
-    return undefined;
+    const segment = segments[depth]!;
+    const literal = node.literal.get(segment);
+    if (literal !== undefined) this.walk(literal, segments, depth + 1, search);
+    // A parameter matches exactly one non-empty segment.
+    if (node.param !== undefined && segment !== '') this.walk(node.param, segments, depth + 1, search);
+  }
+
+  /** Lower `search.best` to the first route in `indexes` (ascending) that accepts method and host. */
+  private pick(indexes: readonly number[], search: Search): void {
+    for (let k = 0; k < indexes.length; k++) {
+      const index = indexes[k]!;
+      if (index >= search.best) return;
+      const entry = this.entries[index]!;
+      if (entry.methods !== undefined && !entry.methods.has(search.method)) continue;
+      if (entry.host !== undefined && !entry.host((search.host ??= hostWithoutPort(search.req.host)))) continue;
+      search.best = index;
+      return;
+    }
   }
 }
 
-function bucket(entries: readonly RouteEntry[], applies: (e: RouteEntry) => boolean): Bucket {
-  const byFirst = new Map<string, number[]>();
-  const dynamic: number[] = [];
-  entries.forEach((e, index) => {
-    if (!applies(e)) return;
-    const first = e.pattern.firstLiteral;
-    if (first === undefined) {
-      dynamic.push(index);
-    } else {
-      let list = byFirst.get(first);
-      if (list === undefined) byFirst.set(first, (list = []));
-      list.push(index);
-    }
-  });
-  return { byFirst, dynamic };
+interface Search {
+  readonly req: AuthzRequest;
+  readonly method: string;
+  /** The request's host without port, computed when a route first asks. */
+  host: string | undefined;
+  /** Lowest matching route index so far; entries.length when none. */
+  best: number;
 }
 
 /**

@@ -123,6 +123,26 @@ t.test('the first matching route in config order wins, across index buckets', as
   t.same(table.match(req('GET', '/a/b'))?.params, { '*': 'a/b' });
 });
 
+t.test('config order holds across literal, parameter and wildcard branches', async (t) => {
+  const table = compileRoutes(
+    routes(
+      { name: 'post-only', match: { method: 'POST', path: '/p/:id' }, action: 'a', resource: { type: 't' } },
+      { name: 'rest-under-p', match: { method: 'GET', path: '/p/*' }, action: 'b', resource: { type: 't' } },
+      { name: 'literal-p-x', match: { path: '/p/x' }, action: 'c', resource: { type: 't' } },
+      { name: 'deep-literal', match: { path: '/p/x/y' }, action: 'd', resource: { type: 't' } },
+      { name: 'deep-param', match: { path: '/p/:a/:b' }, action: 'e', resource: { type: 't' } },
+    ),
+    registry(),
+  );
+  t.equal(table.match(req('POST', '/p/x'))?.route.name, 'post-only');
+  t.same(table.match(req('POST', '/p/x'))?.params, { id: 'x' });
+  t.equal(table.match(req('GET', '/p/x'))?.route.name, 'rest-under-p', 'an earlier wildcard beats a later literal');
+  t.equal(table.match(req('DELETE', '/p/x'))?.route.name, 'literal-p-x', 'routes refused by method are skipped');
+  t.equal(table.match(req('DELETE', '/p/x/y'))?.route.name, 'deep-literal');
+  t.same(table.match(req('DELETE', '/p/q/y'))?.params, { a: 'q', b: 'y' });
+  t.equal(table.match(req('DELETE', '/p')), undefined);
+});
+
 t.test('many routes: order semantics hold and each route is reachable', async (t) => {
   const raw: unknown[] = [];
   for (let i = 0; i < 300; i++) {
