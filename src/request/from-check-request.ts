@@ -17,10 +17,11 @@ export const MAX_HEADER_BYTES = 64 * 1024;
 const EMPTY: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
 const NO_PEER: Peer = Object.freeze({ address: undefined, port: undefined, principal: undefined, labels: EMPTY });
 
-// U+FFFD is what a UTF-8 decoder leaves where the bytes were not UTF-8; a lone
-// surrogate can only come from JSON input. Either way the text is not what the
-// client sent, so it cannot be matched against a route or policy.
-const NOT_TEXT = /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// The protobuf decoder leaves U+FFFD where the path's bytes were not UTF-8:
+// the text is no longer what the client sent, so it cannot be matched against
+// a route. (normalizePath itself refuses lone surrogates and bad %-encodings
+// with the same reason code.)
+const REPLACEMENT_CHAR = '\uFFFD';
 
 type MutableRequest = { -readonly [K in keyof AuthzRequest]: AuthzRequest[K] };
 
@@ -63,8 +64,8 @@ export function authzRequestFromCheck(
     const q = target.indexOf('?');
     req.rawPath = q === -1 ? target : target.slice(0, q);
     if (q !== -1 && q < target.length - 1) req.query = parseQuery(target.slice(q + 1));
-    if (NOT_TEXT.test(req.rawPath)) {
-      malformed ??= 'path_not_utf8';
+    if (req.rawPath.includes(REPLACEMENT_CHAR)) {
+      malformed ??= 'bad_path_encoding';
     } else {
       const normalized = normalizePath(req.rawPath);
       if (normalized.ok) req.path = normalized.path;

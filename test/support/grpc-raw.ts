@@ -57,7 +57,8 @@ export function rawCall(
         grpcMessage: typeof message === 'string' ? decodeURIComponent(message) : undefined,
       });
     });
-    req.end(body);
+    // A GET is sent with END_STREAM already (node does that for body-less methods).
+    if (!req.writableEnded) req.end(body);
   });
 }
 

@@ -63,7 +63,7 @@ t.test('each deny status maps to its gRPC code with a denied_response', async (t
     t.equal(headers['www-authenticate'], 'Bearer');
     t.equal(headers['x-authz-decision-id'], 'd-1');
     t.same(JSON.parse(denied?.body ?? ''), {
-      error: { 401: 'unauthenticated', 403: 'forbidden', 429: 'too many requests', 503: 'unavailable' }[status],
+      error: ({ 401: 'unauthenticated', 403: 'forbidden', 429: 'too many requests', 503: 'unavailable' } as Record<number, string>)[status],
       reason: `reason_${status}`,
       decision_id: 'd-1',
     });
