@@ -156,6 +156,9 @@ export class Sidecar {
       const s = await startGrpcServer({
         host: server.grpc.host, port: server.grpc.port, decide: this.decide, log: log.child({ room: 'grpc' }),
         metrics: this.metrics, isServing: () => this.isReady(),
+        // The transport's own backstop for a decision that never settles: well
+        // beyond any configured deadline, so it only fires on a bug.
+        maxDecisionMs: Math.max(1000, 2 * maxDeadlineMs(this.loaded)),
       });
       this.servers.push(s);
       this.ports.grpc = s.port;
@@ -194,4 +197,8 @@ export class Sidecar {
       void this.reload();
     });
   }
+}
+
+function maxDeadlineMs(loaded: LoadedConfig): number {
+  return loaded.config.routes.reduce((max, r) => Math.max(max, r.deadline_ms ?? 0), loaded.config.deadline_ms);
 }

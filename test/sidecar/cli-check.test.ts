@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ function capture() {
   return { io: { stdout, stderr }, out: () => out, err: () => err };
 }
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Test) {
   const dir = t.testdir({});
   const issuer = await createTestIssuer({ alg: 'ES256', kid: 'k1' });
   writeJwksFile(dir, issuer.jwks);
