@@ -1,6 +1,7 @@
 // The running sidecar: capabilities, the current decision runtime, the
 // servers, hot reload and shutdown. Transports read `sidecar.decide`, which
 // always goes through the runtime current at the time of the call.
+import { resolve, sep } from 'node:path';
 import type { LoadedConfig } from './config/load.js';
 import { loadConfigFile } from './config/load.js';
 import { watchFile, type FileWatch } from './config/watch.js';
@@ -51,6 +52,7 @@ export class Sidecar {
   static async start(opts: SidecarOptions): Promise<Sidecar> {
     const log = opts.log ?? createLogger(opts.loaded.config.log.level);
     const sidecar = new Sidecar(opts.loaded, log);
+    warnOnDevelopmentKeys(opts.loaded, log);
     try {
       if (opts.waitReady ?? true) await sidecar.waitReady();
       else void sidecar.waitReady().catch(() => undefined);
@@ -196,6 +198,15 @@ export class Sidecar {
     this.watcher = watchFile(file, () => {
       void this.reload();
     });
+  }
+}
+
+/** The committed development key set must never guard production traffic unnoticed. */
+function warnOnDevelopmentKeys(loaded: LoadedConfig, log: Logger): void {
+  const file = loaded.config.identity.jwt?.jwks_file;
+  if (file === undefined) return;
+  if (resolve(loaded.baseDir, file).endsWith(`${sep}config${sep}dev${sep}jwks.json`)) {
+    log.warn({ jwks_file: file }, 'identity trusts the DEVELOPMENT key set in config/dev: anyone can mint tokens for it');
   }
 }
 
