@@ -1,0 +1,81 @@
+// `audit query`: the events in a JSONL audit directory that match simple
+// filters, oldest first. Files before the --since day are skipped unread.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AUDIT_FILE_RE } from './hash-chain.js';
+import { readLines } from './line-reader.js';
+
+export interface AuditQuery {
+  readonly tenant?: string;
+  readonly action?: string;
+  readonly result?: string;
+  readonly principal?: string;
+  readonly reason?: string;
+  readonly decisionId?: string;
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+  readonly limit?: number;
+}
+
+export interface QueryMatch {
+  readonly line: string;
+  readonly event: Record<string, unknown>;
+}
+
+/** Yields matching lines; malformed lines are reported through `onBadLine` and skipped. */
+export async function* queryAuditDir(
+  dir: string,
+  q: AuditQuery,
+  onBadLine: (file: string, line: number) => void = () => undefined,
+): AsyncGenerator<QueryMatch> {
+  const sinceDay = q.since === undefined ? undefined : new Date(q.since).toISOString().slice(0, 10);
+  const files = (await readdir(dir)).filter((n) => AUDIT_FILE_RE.test(n)).sort();
+  let found = 0;
+  for (const file of files) {
+    const day = AUDIT_FILE_RE.exec(file)?.[1] as string;
+    if (sinceDay !== undefined && day < sinceDay) continue;
+    for await (const { text, number, complete } of readLines(join(dir, file))) {
+      if (!complete) continue;
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        onBadLine(file, number);
+        continue;
+      }
+      if (!matches(event, q)) continue;
+      yield { line: text, event };
+      if (q.limit !== undefined && ++found >= q.limit) return;
+    }
+  }
+}
+
+function matches(e: Record<string, unknown>, q: AuditQuery): boolean {
+  if (q.tenant !== undefined && e.tenant_id !== q.tenant) return false;
+  if (q.action !== undefined && e.action !== q.action) return false;
+  if (q.result !== undefined && e.result !== q.result) return false;
+  if (q.principal !== undefined && e.principal !== q.principal) return false;
+  if (q.reason !== undefined && e.reason !== q.reason && e.would_deny_reason !== q.reason) return false;
+  if (q.decisionId !== undefined && e.decision_id !== q.decisionId) return false;
+  if (q.since !== undefined || q.until !== undefined) {
+    const at = typeof e.timestamp === 'string' ? Date.parse(e.timestamp) : NaN;
+    if (Number.isNaN(at)) return false;
+    if (q.since !== undefined && at < q.since) return false;
+    if (q.until !== undefined && at >= q.until) return false;
+  }
+  return true;
+}
+
+const DURATION_RE = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An ISO date/time, or a duration back from now ("15m", "24h", "7d"); undefined when neither. */
+export function parseTimeArg(value: string, now = Date.now()): number | undefined {
+  const rel = DURATION_RE.exec(value);
+  if (rel) return now - Number(rel[1]) * (UNIT_MS[rel[2] as string] as number);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : at;
+}
