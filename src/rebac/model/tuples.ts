@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { FgaCheckError } from './errors.js';
 import { convertParam, ParamConversionError } from './condition-params.js';
 import { parseObject, parseUser, tupleKeyString } from './tuple-key.js';
+import { parseSimpleTupleYaml } from './tuples-fast.js';
 import type { TypeSystem } from './typesystem.js';
 import type { TupleKey } from './types.js';
 
@@ -79,7 +80,8 @@ export function parseTuplesText(text: string, source = 'tuples', maxTuples = DEF
   let doc: unknown;
   const trimmed = text.trimStart();
   try {
-    doc = trimmed.startsWith('[') || trimmed.startsWith('{') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+    if (trimmed.startsWith('[') || trimmed.startsWith('{')) doc = JSON.parse(text);
+    else doc = parseSimpleTupleYaml(text) ?? parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
       try {
