@@ -1,0 +1,116 @@
+// The budget capability: parses the `budget:` section, owns the backend, and
+// contributes the `budget` stage and the /budget admin API.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Capability, CapabilityDeps } from '../decision/capability.js';
+import type { StageFactory } from '../decision/stage-registry.js';
+import { createBudgetAdmin, type BudgetAdmin } from './admin.js';
+import type { BudgetBackend } from './backend.js';
+import { parseBudgetConfig, type BudgetConfig } from './config.js';
+import type { BudgetCore } from './core.js';
+import { checkConfiguredTenants } from './limits-check.js';
+import { MemoryBackend } from './memory-backend.js';
+import { BudgetMetrics } from './metrics.js';
+import { BudgetPlans } from './plan.js';
+import { RedisBackend } from './redis-backend.js';
+import { budgetStageFactory } from './stage.js';
+import { WindowCache } from './windows.js';
+
+export interface BudgetDeps extends CapabilityDeps {
+  /** Epoch milliseconds; injected by tests to cross day and month boundaries. */
+  readonly clock?: () => number;
+  /** Where `admin.token_env` is looked up (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class BudgetCapability implements Capability {
+  readonly name = 'budget';
+  readonly stageFactory: StageFactory;
+  readonly admin: BudgetAdmin;
+  readonly adminHandler: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly backend: BudgetBackend;
+  private readonly core: BudgetCore;
+  private adminToken: string | undefined;
+
+  constructor(config: BudgetConfig, private readonly deps: BudgetDeps) {
+    const clock = deps.clock ?? Date.now;
+    const log = deps.log.child({ room: 'budget' });
+    const metrics = new BudgetMetrics(deps.metrics.registry);
+    this.backend = createBackend(config, clock, log, metrics);
+    this.core = { config, plans: new BudgetPlans(config), backend: this.backend, metrics, windows: new WindowCache(), clock, log };
+    this.adminToken = resolveToken(config, deps.env ?? process.env);
+    this.stageFactory = budgetStageFactory(this.core);
+    this.admin = createBudgetAdmin(this.core, () => this.adminToken);
+    this.adminHandler = (req, res) => this.admin.handle(req, res);
+  }
+
+  isReady(): boolean {
+    return this.backend.isReady();
+  }
+
+  ready(): Promise<void> {
+    return this.backend.ready();
+  }
+
+  /** Limits, warn_at, defaults and the admin token apply live; the backend, Redis and leases need a restart. */
+  reconfigure(section: unknown): Promise<void> {
+    const next = parseChecked(section);
+    const current = this.core.config;
+    for (const key of ['backend', 'redis', 'leases'] as const) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(current[key])) {
+        return Promise.reject(new Error(`budget.${key} changed; it applies on restart only`));
+      }
+    }
+    this.core.config = next;
+    this.core.plans.replaceConfig(next);
+    this.adminToken = resolveToken(next, this.deps.env ?? process.env);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}
+
+function parseChecked(section: unknown): BudgetConfig {
+  const config = parseBudgetConfig(section);
+  checkConfiguredTenants(config);
+  return config;
+}
+
+function resolveToken(config: BudgetConfig, env: NodeJS.ProcessEnv): string | undefined {
+  if (config.admin?.token !== undefined) return config.admin.token;
+  const name = config.admin?.token_env;
+  const value = name === undefined ? undefined : env[name];
+  return value === undefined || value.length < 16 ? undefined : value;
+}
+
+function createBackend(
+  config: BudgetConfig,
+  clock: () => number,
+  log: CapabilityDeps['log'],
+  metrics: BudgetMetrics,
+): BudgetBackend {
+  if (config.backend === 'memory') return new MemoryBackend(clock);
+  const r = config.redis;
+  const l = config.leases;
+  return new RedisBackend({
+    url: r.url,
+    keyPrefix: r.key_prefix,
+    timeoutMs: r.timeout_ms,
+    connectTimeoutMs: r.connect_timeout_ms,
+    onUnavailable: r.on_unavailable,
+    localFraction: r.local_fraction,
+    probeIntervalMs: r.probe_interval_ms,
+    leases: l.enabled
+      ? { fraction: typeof l.slice === 'number' ? l.slice : 0, units: typeof l.slice === 'number' ? 0 : l.slice.units, ttlMs: l.ttl_s * 1000 }
+      : undefined,
+    clock,
+    log,
+    metrics,
+  });
+}
+
+/** Parses the `budget:` section (throwing an Error naming every bad path) and creates the capability. */
+export function createBudgetCapability(section: unknown, deps: BudgetDeps): BudgetCapability {
+  return new BudgetCapability(parseChecked(section), deps);
+}

@@ -1,0 +1,61 @@
+// The budget room's metrics, on the sidecar's registry. Labels are bounded:
+// `tenant` is a configured tenant or `_default`, `budget` a configured budget name.
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { ChargePath } from './backend.js';
+
+export class BudgetMetrics {
+  readonly charged: Counter<'tenant' | 'path'>;
+  readonly warnings: Counter<'tenant' | 'budget'>;
+  readonly exhausted: Counter<'tenant' | 'budget' | 'reason'>;
+  readonly redisSeconds: Histogram<'op'>;
+  readonly redisErrors: Counter<'op'>;
+  readonly leaseGrants: Counter<'tenant'>;
+  readonly leaseReturns: Counter<'reason'>;
+  readonly reconciled: Counter;
+  private readonly chargedChildren = new Map<string, { inc(): void }>();
+
+  constructor(registry: Registry) {
+    this.charged = counter(registry, 'authz_budget_charged_total',
+      'Decisions charged against budgets, by tenant and how (memory, redis, lease, local fallback).', ['tenant', 'path']);
+    this.warnings = counter(registry, 'authz_budget_warnings_total',
+      'Allowed decisions that crossed warn_at of a budget.', ['tenant', 'budget']);
+    this.exhausted = counter(registry, 'authz_budget_exhausted_total',
+      'Decisions denied by a budget (budget_exhausted, rate_limited).', ['tenant', 'budget', 'reason']);
+    this.redisSeconds = histogram(registry, 'authz_budget_redis_duration_seconds', 'Redis round trips of the budget stage.',
+      ['op'], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
+    this.redisErrors = counter(registry, 'authz_budget_redis_errors_total',
+      'Redis calls that failed or timed out, by operation.', ['op']);
+    this.leaseGrants = counter(registry, 'authz_budget_lease_grants_total',
+      'Lease slices taken from Redis.', ['tenant']);
+    this.leaseReturns = counter(registry, 'authz_budget_lease_returns_total',
+      'Lease remainders given back to Redis, by why (expired, closed).', ['reason']);
+    this.reconciled = counter(registry, 'authz_budget_reconciled_total',
+      'Local fallback charges written back to Redis after an outage.', []);
+  }
+
+  countCharged(tenant: string, path: ChargePath): void {
+    const key = `${tenant}\u0000${path}`;
+    let child = this.chargedChildren.get(key);
+    if (child === undefined) {
+      child = this.charged.labels(tenant, path);
+      this.chargedChildren.set(key, child);
+    }
+    child.inc();
+  }
+}
+
+// Several budget capabilities may share one registry (tests, a reload that
+// builds a new one): reuse a metric that already exists rather than throw.
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram<L extends string>(
+  registry: Registry, name: string, help: string, labelNames: L[], buckets: number[],
+): Histogram<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Histogram<L>;
+  return new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+}
