@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// `npm run bench`: no-op ceilings and the sidecar under the same load shapes,
+// one JSON line per scenario on stdout (and in bench/out/latest.jsonl).
+//
+//   node bench/run.js [--only PREFIX[,PREFIX]] [--duration S] [--warmup S]
+//                     [--no-baseline] [--cpu-prof] [--list]
+//
+// A scenario names a target (a server process to start), a driver (grpc via
+// h2load, http via wrk), a concurrency, and the no-op scenario it is compared
+// with. Targets start once, in order of first use, serve all their scenarios,
+// and stop. To add a scenario, add a target if it needs a new process or
+// config, then a line in SCENARIOS — see bench/README.md.
+import os from 'node:os';
+import path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { mintBenchCredentials } from './lib/credentials.js';
+import { probeGrpc, probeHttp, runH2load, runWrk } from './lib/drivers.js';
+import { startNoopServer } from './lib/noop-servers.js';
+import { Report } from './lib/report.js';
+import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
+import { startSidecar } from './lib/sidecar-process.js';
+import { ensureTools } from './lib/tools.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const OUT_DIR = path.join(BENCH_DIR, 'out');
+
+/** The proxied request every scenario authorizes: route read-project in bench/config/bench.yaml. */
+const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local' };
+
+/** Server processes. start(ctx) resolves { ports: { grpc?, http? }, stop(), decisionCounts?() }. */
+const TARGETS = {
+  noop_http2: {
+    start: async () => { const s = await startNoopServer('http2'); return { ...s, ports: { grpc: s.port } }; },
+  },
+  noop_http: {
+    start: async () => { const s = await startNoopServer('http'); return { ...s, ports: { http: s.port } }; },
+  },
+  sidecar: {
+    start: (ctx) => startSidecar({ config: path.join(BENCH_DIR, 'config/bench.yaml'), cpuProfDir: ctx.cpuProfDir }),
+  },
+};
+
+/** Run order: grouped by target, targets in order of first appearance; baselines first. */
+const SCENARIOS = [
+  { name: 'noop_http2_1', target: 'noop_http2', driver: 'grpc', concurrency: 1 },
+  { name: 'noop_http2_16', target: 'noop_http2', driver: 'grpc', concurrency: 16 },
+  { name: 'noop_http_1', target: 'noop_http', driver: 'http', concurrency: 1 },
+  { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },
+  { name: 'grpc_check_1', target: 'sidecar', driver: 'grpc', concurrency: 1, baseline: 'noop_http2_1', request: READ_PROJECT },
+  { name: 'grpc_check_16', target: 'sidecar', driver: 'grpc', concurrency: 16, baseline: 'noop_http2_16', request: READ_PROJECT },
+  { name: 'http_check_1', target: 'sidecar', driver: 'http', concurrency: 1, baseline: 'noop_http_1', request: READ_PROJECT },
+  { name: 'http_check_16', target: 'sidecar', driver: 'http', concurrency: 16, baseline: 'noop_http_16', request: READ_PROJECT },
+];
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string', multiple: true },
+      duration: { type: 'string', default: '8' },
+      warmup: { type: 'string', default: '2' },
+      'no-baseline': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+    },
+  });
+  const durationS = Number(values.duration);
+  const warmupS = Number(values.warmup);
+  if (!Number.isInteger(durationS) || durationS < 1) throw new Error('--duration takes whole seconds ≥ 1');
+  if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error('--warmup takes whole seconds ≥ 0');
+  const prefixes = (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean);
+  return { prefixes, durationS, warmupS, withBaselines: !values['no-baseline'], cpuProf: values['cpu-prof'], list: values.list };
+}
+
+/** The scenarios --only picks, plus the baselines their ratios need. */
+function selectScenarios(prefixes, withBaselines) {
+  if (prefixes.length === 0) return SCENARIOS;
+  const picked = new Set(SCENARIOS.filter((s) => prefixes.some((p) => s.name.startsWith(p))).map((s) => s.name));
+  if (picked.size === 0) throw new Error(`--only ${prefixes.join(',')} matches no scenario; try --list`);
+  if (withBaselines) for (const s of SCENARIOS) if (picked.has(s.name) && s.baseline) picked.add(s.baseline);
+  return SCENARIOS.filter((s) => picked.has(s.name));
+}
+
+function byTarget(scenarios) {
+  const groups = new Map();
+  for (const s of scenarios) {
+    if (!TARGETS[s.target]) throw new Error(`scenario ${s.name}: unknown target ${s.target}`);
+    if (!groups.has(s.target)) groups.set(s.target, []);
+    groups.get(s.target).push(s);
+  }
+  return groups;
+}
+
+/** Fails loudly unless the target allows this scenario's request: a benchmark of denials is worthless. */
+async function assertAllowed(scenario, server, fixtures) {
+  const probe = scenario.driver === 'grpc'
+    ? await probeGrpc(server.ports.grpc, fixtures.grpcBody)
+    : await probeHttp(server.ports.http, (scenario.request ?? READ_PROJECT).path, fixtures.httpHeaders);
+  if (!probe.allowed) {
+    throw new Error(`${scenario.name}: the probe request was NOT allowed by ${scenario.target} (${probe.detail}); refusing to benchmark denials`);
+  }
+}
+
+async function runScenario(scenario, server, fixtures, opts) {
+  const common = { durationS: opts.durationS, warmupS: opts.warmupS };
+  if (scenario.driver === 'grpc') {
+    return runH2load({
+      port: server.ports.grpc, bodyFile: fixtures.grpcBodyFile, streams: scenario.concurrency,
+      logFile: path.join(OUT_DIR, `${scenario.name}.h2load.log`), ...common,
+    });
+  }
+  if (scenario.driver === 'http') {
+    return runWrk({
+      port: server.ports.http, path: (scenario.request ?? READ_PROJECT).path, headers: fixtures.httpHeaders,
+      connections: scenario.concurrency, threads: scenario.concurrency > 1 ? 2 : 1, ...common,
+    });
+  }
+  throw new Error(`scenario ${scenario.name}: unknown driver ${scenario.driver}`);
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    nproc: os.availableParallelism(),
+    cpu: cpus[0]?.model ?? 'unknown',
+    memory_gib: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    kernel: os.release(),
+    date: new Date().toISOString(),
+    loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.list) {
+    for (const s of SCENARIOS) log(`${s.name.padEnd(16)} target=${s.target} driver=${s.driver} concurrency=${s.concurrency} baseline=${s.baseline ?? '-'}`);
+    return;
+  }
+  const scenarios = selectScenarios(opts.prefixes, opts.withBaselines);
+  ensureTools(log);
+
+  mkdirSync(OUT_DIR, { recursive: true });
+  const info = machine();
+  writeFileSync(path.join(OUT_DIR, 'machine.json'), `${JSON.stringify(info, null, 2)}\n`);
+  log(`bench: ${info.nproc} cores (${info.cpu}), node ${info.node}, load ${info.loadavg.join(' ')}; ` +
+    `${scenarios.length} scenarios × (${opts.warmupS}s warm-up + ${opts.durationS}s)`);
+  if (info.nproc < 4) log('bench: no CPU pinning — too few cores to give server and load generator their own; they share.');
+
+  const credentials = await mintBenchCredentials(OUT_DIR);
+  const grpcBodyFile = path.join(OUT_DIR, 'check-request.bin');
+  const request = { ...READ_PROJECT, token: credentials.token };
+  const fixtures = {
+    grpcBodyFile,
+    grpcBody: writeCheckRequestBody(grpcBodyFile, request),
+    httpHeaders: httpAuthzHeaders(request),
+  };
+  const cpuProfDir = opts.cpuProf ? path.join(OUT_DIR, 'profiles') : undefined;
+
+  const report = new Report(OUT_DIR);
+  for (const [targetName, group] of byTarget(scenarios)) {
+    log(`bench: starting ${targetName}`);
+    const server = await TARGETS[targetName].start({ cpuProfDir, outDir: OUT_DIR });
+    try {
+      for (const scenario of group) await assertAllowed(scenario, server, fixtures);
+      for (const scenario of group) {
+        log(`bench: ${scenario.name} (${scenario.driver}, concurrency ${scenario.concurrency})`);
+        const loadBefore = os.loadavg()[0];
+        const before = server.decisionCounts ? await server.decisionCounts() : undefined;
+        const result = await runScenario(scenario, server, fixtures, opts);
+        const extra = { driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS, loadavg_1m: Number(loadBefore.toFixed(2)) };
+        if (before) {
+          // gRPC denials are HTTP 200 to h2load; the sidecar's own counter sees them (warm-up included).
+          const after = await server.decisionCounts();
+          const denied = (after.deny ?? 0) - (before.deny ?? 0);
+          extra.denied = denied;
+          result.errors += denied;
+        }
+        const line = report.add(scenario, result, extra);
+        if (line.errors > 0) log(`bench: WARNING ${scenario.name} had ${line.errors} errors/denials`);
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  log(`\n${report.summary()}\n\nbench: wrote ${path.relative(process.cwd(), report.file)}`);
+  if (cpuProfDir) log(`bench: sidecar CPU profiles in ${path.relative(process.cwd(), cpuProfDir)} (summarize: node bench/profile-summary.js FILE)`);
+}
+
+main().catch((err) => {
+  log(`bench: FAILED: ${err.message}`);
+  process.exitCode = 1;
+});
