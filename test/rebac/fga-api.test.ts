@@ -81,13 +81,13 @@ t.test('stores, models, write, read, check, batch-check and changes through the 
   t.same(read.tuples.map((x) => x.key.user).sort(), ['user:ann', 'user:bo']);
   t.match(read.tuples.find((x) => x.key.user === 'user:bo')?.key.condition, { name: 'weekday' });
 
-  const changes = await client.readChanges({}, { pageSize: 1 });
+  const changes = await client.readChanges({ type: '' }, { pageSize: 1 });
   t.equal(changes.changes.length, 1);
   t.equal(changes.changes[0]?.operation, 'TUPLE_OPERATION_WRITE');
-  const rest = await client.readChanges({}, { pageSize: 50, continuationToken: changes.continuation_token });
+  const rest = await client.readChanges({ type: '' }, { pageSize: 50, continuationToken: changes.continuation_token });
   t.equal(rest.changes.length, 1);
   await client.write({ deletes: [{ user: 'user:ann', relation: 'owner', object: 'doc:1' }] });
-  const after = await client.readChanges({}, { continuationToken: rest.continuation_token });
+  const after = await client.readChanges({ type: '' }, { continuationToken: rest.continuation_token });
   t.match(after.changes, [{ operation: 'TUPLE_OPERATION_DELETE', tuple_key: { user: 'user:ann', object: 'doc:1' } }]);
   t.equal((await client.check({ user: 'user:ann', relation: 'viewer', object: 'doc:1' })).allowed, false, 'revoked');
 
