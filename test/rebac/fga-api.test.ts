@@ -163,3 +163,23 @@ t.test('API token and injected latency', async (t) => {
   const s = await client.createStore({ name: 'with-token' });
   t.match(s, { id: String });
 });
+
+t.test('fga serve: args, files loaded into a store, SDK check against it', async (t) => {
+  const { parseFgaServeArgs, serveFga } = await import('../../src/rebac/fga-api/serve.js');
+  t.same(parseFgaServeArgs(['--port', '0', '--model', 'config/fga/model.fga', '--tuples', 'config/fga/tuples.yaml', '--latency-ms', '2']), {
+    host: '127.0.0.1',
+    port: 0,
+    modelPath: 'config/fga/model.fga',
+    tuplesPath: 'config/fga/tuples.yaml',
+    latencyMs: 2,
+  });
+  t.throws(() => parseFgaServeArgs(['--port', 'abc']), { name: 'FgaServeArgsError', message: /--port must be an integer/ });
+  t.throws(() => parseFgaServeArgs(['--tuples', 'x.yaml']), { message: /--tuples needs --model/ });
+  t.throws(() => parseFgaServeArgs(['--bogus']), { message: /unknown option/ });
+  const running = await serveFga({ host: '127.0.0.1', port: 0, modelPath: 'config/fga/model.fga', tuplesPath: 'config/fga/tuples.yaml', watchIntervalMs: 0, log });
+  t.teardown(() => running.close());
+  const client = new OpenFgaClient({ apiUrl: `http://127.0.0.1:${running.port}`, storeId: running.storeId! });
+  t.equal((await client.check({ user: 'user:alice', relation: 'can_deploy', object: 'project:acme-web' })).allowed, true);
+  t.equal((await client.check({ user: 'user:carol', relation: 'can_deploy', object: 'project:acme-web' })).allowed, false);
+  await t.rejects(serveFga({ host: '127.0.0.1', port: 0, modelPath: 'config/fga/does-not-exist.fga', log }), { message: /cannot read model file/ });
+});
