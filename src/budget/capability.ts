@@ -52,18 +52,17 @@ export class BudgetCapability implements Capability {
   }
 
   /** Limits, warn_at, defaults and the admin token apply live; the backend, Redis and leases need a restart. */
-  reconfigure(section: unknown): Promise<void> {
+  async reconfigure(section: unknown): Promise<void> {
     const next = parseChecked(section);
     const current = this.core.config;
     for (const key of ['backend', 'redis', 'leases'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(current[key])) {
-        return Promise.reject(new Error(`budget.${key} changed; it applies on restart only`));
+        throw new Error(`budget.${key} changed; it applies on restart only`);
       }
     }
     this.core.config = next;
     this.core.plans.replaceConfig(next);
     this.adminToken = resolveToken(next, this.deps.env ?? process.env);
-    return Promise.resolve();
   }
 
   close(): Promise<void> {

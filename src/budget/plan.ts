@@ -4,8 +4,7 @@
 // amount are filled in.
 import type { BudgetConfig, Limits, RouteClass, TenantLimits } from './config.js';
 import { toMicro } from './units.js';
-import type { WindowCache} from './windows.js';
-import { type Window, type WindowKind } from './windows.js';
+import type { Window, WindowCache, WindowKind } from './windows.js';
 
 export type MeterKind = 'rps' | 'rpm' | 'daily' | 'monthly';
 
