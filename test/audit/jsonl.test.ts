@@ -7,7 +7,7 @@ import t from 'tap';
 import { auditQueryCommand, auditVerifyCommand, createAuditCapability } from '../../src/audit/index.js';
 import { JsonlSink } from '../../src/audit/sinks/jsonl-sink.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { decision, deps, request } from './helpers.js';
+import { decision, deps, request } from './fixtures/helpers.js';
 
 function capture() {
   let out = '';

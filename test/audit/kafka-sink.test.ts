@@ -3,7 +3,7 @@
 import t from 'tap';
 import { createAuditCapability } from '../../src/audit/index.js';
 import { TestKafkaBroker } from '../support/kafka-broker/index.js';
-import { decision, deps, deliveredIds, metricValue, request, until } from './helpers.js';
+import { decision, deps, deliveredIds, metricValue, request, until } from './fixtures/helpers.js';
 
 t.test('each decision becomes one Kafka record with CloudEvents headers, tenant key and the v1 event', async (t) => {
   const broker = await new TestKafkaBroker().start();

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { createAuditCapability } from '../../src/audit/index.js';
 import { TestKafkaBroker } from '../support/kafka-broker/index.js';
-import { decision, deps, deliveredIds, metricValue, request, until } from './helpers.js';
+import { decision, deps, deliveredIds, metricValue, request, until } from './fixtures/helpers.js';
 
 t.test('10 s broker outage under load: zero events lost after recovery', async (t) => {
   const broker = await new TestKafkaBroker().start();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createAuditCapability } from '../../src/audit/index.js';
 import { TestKafkaBroker } from '../support/kafka-broker/index.js';
-import { decision, deps, deliveredIds, metricValue, request, until } from './helpers.js';
+import { decision, deps, deliveredIds, metricValue, request, until } from './fixtures/helpers.js';
 
 async function downBroker(t: { teardown(fn: () => unknown): void }): Promise<TestKafkaBroker> {
   const broker = await new TestKafkaBroker({ partitions: 2 }).start();
