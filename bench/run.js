@@ -7,10 +7,11 @@
 //
 // A scenario names a target (a server process to start), a driver (grpc via
 // h2load, http via wrk), a concurrency, and the no-op scenario it is compared
-// with. Targets start once, in order of first use, serve all their scenarios,
-// and stop. To add a scenario, add a target if it needs a new process or
+// with. Scenarios run in the order listed; a target process starts at its
+// first scenario and stops after its last. To add a scenario, add a target if it needs a new process or
 // config, then a line in SCENARIOS — see bench/README.md.
 import os from 'node:os';
+import { setTimeout } from 'node:timers';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,15 +43,19 @@ const TARGETS = {
   },
 };
 
-/** Run order: grouped by target, targets in order of first appearance; baselines first. */
+/**
+ * Run order as listed. A target starts at its first scenario and stops after
+ * its last, so each scenario runs right after its baseline: a drift in the
+ * machine's background load then moves both figures of a ratio alike.
+ */
 const SCENARIOS = [
   { name: 'noop_http2_1', target: 'noop_http2', driver: 'grpc', concurrency: 1 },
-  { name: 'noop_http2_16', target: 'noop_http2', driver: 'grpc', concurrency: 16 },
-  { name: 'noop_http_1', target: 'noop_http', driver: 'http', concurrency: 1 },
-  { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },
   { name: 'grpc_check_1', target: 'sidecar', driver: 'grpc', concurrency: 1, baseline: 'noop_http2_1', request: READ_PROJECT },
+  { name: 'noop_http2_16', target: 'noop_http2', driver: 'grpc', concurrency: 16 },
   { name: 'grpc_check_16', target: 'sidecar', driver: 'grpc', concurrency: 16, baseline: 'noop_http2_16', request: READ_PROJECT },
+  { name: 'noop_http_1', target: 'noop_http', driver: 'http', concurrency: 1 },
   { name: 'http_check_1', target: 'sidecar', driver: 'http', concurrency: 1, baseline: 'noop_http_1', request: READ_PROJECT },
+  { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },
   { name: 'http_check_16', target: 'sidecar', driver: 'http', concurrency: 16, baseline: 'noop_http_16', request: READ_PROJECT },
 ];
 
@@ -79,29 +84,40 @@ function parseOptions(argv) {
 /** The scenarios --only picks, plus the baselines their ratios need. */
 function selectScenarios(prefixes, withBaselines) {
   if (prefixes.length === 0) return SCENARIOS;
-  const picked = new Set(SCENARIOS.filter((s) => prefixes.some((p) => s.name.startsWith(p))).map((s) => s.name));
+  // A full scenario name picks just that one (grpc_check_1 is a prefix of grpc_check_16).
+  const matches = (name, p) => (SCENARIOS.some((s) => s.name === p) ? name === p : name.startsWith(p));
+  const picked = new Set(SCENARIOS.filter((s) => prefixes.some((p) => matches(s.name, p))).map((s) => s.name));
   if (picked.size === 0) throw new Error(`--only ${prefixes.join(',')} matches no scenario; try --list`);
   if (withBaselines) for (const s of SCENARIOS) if (picked.has(s.name) && s.baseline) picked.add(s.baseline);
   return SCENARIOS.filter((s) => picked.has(s.name));
 }
 
-function byTarget(scenarios) {
-  const groups = new Map();
+function checkScenarios(scenarios) {
   for (const s of scenarios) {
     if (!TARGETS[s.target]) throw new Error(`scenario ${s.name}: unknown target ${s.target}`);
-    if (!groups.has(s.target)) groups.set(s.target, []);
-    groups.get(s.target).push(s);
+    if (s.baseline && !SCENARIOS.some((b) => b.name === s.baseline)) throw new Error(`scenario ${s.name}: unknown baseline ${s.baseline}`);
   }
-  return groups;
 }
 
-/** Fails loudly unless the target allows this scenario's request: a benchmark of denials is worthless. */
+/**
+ * Fails loudly unless the target allows this scenario's request: a benchmark
+ * of denials is worthless. A freshly started process may miss its deadline on
+ * the very first request (cold JIT, key import), so a deny is retried a few
+ * times before giving up, and each retried deny is reported.
+ */
 async function assertAllowed(scenario, server, fixtures) {
-  const probe = scenario.driver === 'grpc'
-    ? await probeGrpc(server.ports.grpc, fixtures.grpcBody)
-    : await probeHttp(server.ports.http, (scenario.request ?? READ_PROJECT).path, fixtures.httpHeaders);
-  if (!probe.allowed) {
-    throw new Error(`${scenario.name}: the probe request was NOT allowed by ${scenario.target} (${probe.detail}); refusing to benchmark denials`);
+  const attempts = 5;
+  for (let attempt = 1; ; attempt++) {
+    const probe = scenario.driver === 'grpc'
+      ? await probeGrpc(server.ports.grpc, fixtures.grpcBody)
+      : await probeHttp(server.ports.http, (scenario.request ?? READ_PROJECT).path, fixtures.httpHeaders);
+    if (probe.allowed) return;
+    if (attempt === attempts) {
+      throw new Error(`${scenario.name}: the probe request was NOT allowed by ${scenario.target} ` +
+        `(${probe.detail}); refusing to benchmark denials`);
+    }
+    log(`bench: WARNING ${scenario.name}: probe ${attempt} denied by ${scenario.target} (${probe.detail}); retrying`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -141,6 +157,7 @@ async function main() {
     for (const s of SCENARIOS) log(`${s.name.padEnd(16)} target=${s.target} driver=${s.driver} concurrency=${s.concurrency} baseline=${s.baseline ?? '-'}`);
     return;
   }
+  checkScenarios(SCENARIOS);
   const scenarios = selectScenarios(opts.prefixes, opts.withBaselines);
   ensureTools(log);
 
@@ -162,30 +179,46 @@ async function main() {
   const cpuProfDir = opts.cpuProf ? path.join(OUT_DIR, 'profiles') : undefined;
 
   const report = new Report(OUT_DIR);
-  for (const [targetName, group] of byTarget(scenarios)) {
-    log(`bench: starting ${targetName}`);
-    const server = await TARGETS[targetName].start({ cpuProfDir, outDir: OUT_DIR });
-    try {
-      for (const scenario of group) await assertAllowed(scenario, server, fixtures);
-      for (const scenario of group) {
-        log(`bench: ${scenario.name} (${scenario.driver}, concurrency ${scenario.concurrency})`);
-        const loadBefore = os.loadavg()[0];
-        const before = server.decisionCounts ? await server.decisionCounts() : undefined;
-        const result = await runScenario(scenario, server, fixtures, opts);
-        const extra = { driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS, loadavg_1m: Number(loadBefore.toFixed(2)) };
-        if (before) {
-          // gRPC denials are HTTP 200 to h2load; the sidecar's own counter sees them (warm-up included).
-          const after = await server.decisionCounts();
-          const denied = (after.deny ?? 0) - (before.deny ?? 0);
-          extra.denied = denied;
-          result.errors += denied;
-        }
-        const line = report.add(scenario, result, extra);
-        if (line.errors > 0) log(`bench: WARNING ${scenario.name} had ${line.errors} errors/denials`);
+  const lastUse = new Map(scenarios.map((s, i) => [s.target, i]));
+  const running = new Map();
+  try {
+    for (const [i, scenario] of scenarios.entries()) {
+      let server = running.get(scenario.target);
+      if (server === undefined) {
+        log(`bench: starting ${scenario.target}`);
+        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR });
+        running.set(scenario.target, server);
       }
-    } finally {
-      await server.stop();
+      await assertAllowed(scenario, server, fixtures);
+      log(`bench: ${scenario.name} (${scenario.driver}, concurrency ${scenario.concurrency})`);
+      const loadBefore = os.loadavg()[0];
+      const before = server.decisionCounts ? await server.decisionCounts() : undefined;
+      const result = await runScenario(scenario, server, fixtures, opts);
+      const extra = {
+        driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS,
+        loadavg_1m: Number(loadBefore.toFixed(2)),
+      };
+      if (before) {
+        // gRPC denials are HTTP 200 to h2load; the sidecar's own counter sees
+        // them (warm-up and the probe included).
+        const after = await server.decisionCounts();
+        const delta = (k) => (after[k] ?? 0) - (before[k] ?? 0);
+        extra.decisions = Object.keys(after).reduce((sum, k) => sum + delta(k), 0);
+        extra.denied = delta('deny');
+        result.errors += extra.denied;
+        if (extra.decisions < result.requests) {
+          throw new Error(`${scenario.name}: the sidecar counted ${extra.decisions} decisions for ${result.requests} responses; its metrics or the route are not what the bench expects`);
+        }
+      }
+      const line = report.add(scenario, result, extra);
+      if (line.errors > 0) log(`bench: WARNING ${scenario.name} had ${line.errors} errors/denials`);
+      if (lastUse.get(scenario.target) === i) {
+        running.delete(scenario.target);
+        await server.stop();
+      }
     }
+  } finally {
+    await Promise.all([...running.values()].map((s) => s.stop()));
   }
   log(`\n${report.summary()}\n\nbench: wrote ${path.relative(process.cwd(), report.file)}`);
   if (cpuProfDir) log(`bench: sidecar CPU profiles in ${path.relative(process.cwd(), cpuProfDir)} (summarize: node bench/profile-summary.js FILE)`);

@@ -11,7 +11,7 @@ export const BENCH_AUDIENCE = 'bench-api';
 
 /**
  * Generates an RS256 key pair (what most identity providers sign with),
- * writes `<outDir>/jwks.json` and returns a bearer token for `claims`.
+ * writes `<outDir>/jwks.json` (and the token to `<outDir>/token.jwt`), and returns a bearer token for `claims`.
  */
 export async function mintBenchCredentials(outDir, { sub = 'alice', tenant = 'acme', roles = ['viewer'] } = {}) {
   const alg = 'RS256';
@@ -29,5 +29,7 @@ export async function mintBenchCredentials(outDir, { sub = 'alice', tenant = 'ac
     .setIssuedAt()
     .setExpirationTime('1h')
     .sign(privateKey);
+  // Kept for poking at a running bench sidecar by hand (curl, h2load).
+  writeFileSync(path.join(outDir, 'token.jwt'), `${token}\n`);
   return { jwksFile, token, sub, tenant, roles };
 }
