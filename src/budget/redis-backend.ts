@@ -295,14 +295,23 @@ export class RedisBackend implements BudgetBackend {
     return this.up || this.opts.onUnavailable === 'local';
   }
 
-  /** Resolves on the first connection; with `on_unavailable: local` at once (the fallback serves meanwhile). */
+  /**
+   * Resolves on the first connection. If none comes within connect_timeout_ms:
+   * rejects under `deny`; resolves under `local` (the fallback serves meanwhile).
+   */
   ready(): Promise<void> {
-    if (this.up || this.opts.onUnavailable === 'local') return Promise.resolve();
+    if (this.up) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const i = this.readyWaiters.indexOf(wake);
         if (i >= 0) this.readyWaiters.splice(i, 1);
-        reject(new Error(`budget: redis at ${redactUrl(this.opts.url)} unreachable after ${this.opts.connectTimeoutMs} ms`));
+        const why = `budget: redis at ${redactUrl(this.opts.url)} unreachable after ${this.opts.connectTimeoutMs} ms`;
+        if (this.opts.onUnavailable === 'local') {
+          this.opts.log.warn(`${why}; charging locally until it answers`);
+          resolve();
+        } else {
+          reject(new Error(why));
+        }
       }, this.opts.connectTimeoutMs);
       const wake = () => {
         clearTimeout(timer);
