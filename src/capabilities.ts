@@ -3,7 +3,11 @@
 import type { LoadedConfig } from './config/load.js';
 import type { Capability, CapabilityDeps, CapabilityFactory } from './decision/capability.js';
 
-const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [];
+import { createAuditCapability } from './audit/index.js';
+
+// Order matters at shutdown: capabilities close in this order after the
+// servers stop, and audit goes last so it records every decision made.
+const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [['audit', createAuditCapability]];
 
 export function createCapabilities(loaded: LoadedConfig, deps: CapabilityDeps): Capability[] {
   const created: Capability[] = [];

@@ -24,8 +24,9 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
   readonly capabilities: readonly Capability[];
-  /** Asked before every decision is returned: false makes it a deny (audit cannot record). */
   readonly onDecision: (decision: Decision, req: AuthzRequest) => void;
+  /** False when the audit trail cannot record another decision (then the decision is a deny). */
+  readonly canRecord?: () => boolean;
 }
 
 /** Throws a clear Error when the config cannot be turned into a working decision path. */
@@ -53,6 +54,7 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     metrics: deps.metrics,
     log: deps.log.child({ room: 'decision' }),
     onDecision: deps.onDecision,
+    canRecord: deps.canRecord,
   });
   return {
     loaded,

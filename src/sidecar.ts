@@ -7,6 +7,7 @@ import { loadConfigFile } from './config/load.js';
 import { watchFile, type FileWatch } from './config/watch.js';
 import type { Capability } from './decision/capability.js';
 import type { AuthzRequest, Decision } from './decision/types.js';
+import type { AuditCapability } from './audit/index.js';
 import { createCapabilities } from './capabilities.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { SidecarMetrics } from './observability/metrics.js';
@@ -43,9 +44,12 @@ export class Sidecar {
   private identityReady = false;
   private closed = false;
 
+  private readonly audit: AuditCapability | undefined;
+
   private constructor(private loaded: LoadedConfig, log: Logger) {
     this.log = log;
     this.capabilities = createCapabilities(loaded, { log, metrics: this.metrics, baseDir: loaded.baseDir });
+    this.audit = this.capabilities.find((c): c is AuditCapability => c.name === 'audit');
     this.runtime = this.build(loaded);
   }
 
@@ -126,6 +130,7 @@ export class Sidecar {
       onDecision: (decision, req) => {
         for (const c of this.capabilities) c.onDecision?.(decision, req);
       },
+      canRecord: this.audit ? () => this.audit!.canAccept() : undefined,
     });
   }
 

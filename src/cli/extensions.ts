@@ -5,6 +5,13 @@ import { UsageError, usageError, type CliIo } from './io.js';
 
 export async function runExtension(command: string, args: string[], io: CliIo): Promise<number | undefined> {
   if (command === 'fga') return fgaCommand(args, io);
+  if (command === 'audit') {
+    const [sub, ...rest] = args;
+    const audit = await import('../audit/index.js');
+    if (sub === 'verify') return audit.auditVerifyCommand(rest, io);
+    if (sub === 'query') return audit.auditQueryCommand(rest, io);
+    throw usageError('usage: authz-sidecar audit verify DIR | audit query DIR [--tenant --action --result --since --limit]');
+  }
   return undefined;
 }
 

@@ -40,6 +40,11 @@ export interface AuthorizerOptions {
   readonly log: Logger;
   /** Called with every decision, synchronously; must not block (audit enqueues here). */
   readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /**
+   * Asked before deciding: false denies `audit_unavailable` (the audit trail
+   * cannot take another event and the config says no unaudited access).
+   */
+  readonly canRecord?: () => boolean;
 }
 
 export class Authorizer {
@@ -52,6 +57,9 @@ export class Authorizer {
   decide(req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
+    if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
+      return this.finish(req, decisionId, started, 'deny', deny(503, 'audit_unavailable', 'audit'), undefined);
+    }
     if (req.malformed !== undefined) {
       return this.finish(req, decisionId, started, 'deny', deny(403, req.malformed, 'request'), undefined);
     }
