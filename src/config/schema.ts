@@ -19,6 +19,15 @@ export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
 
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
+/** Claim names for subject, tenant and roles; a name may be a dotted path into nested claims. */
+const claimNamesSchema = z
+  .object({
+    subject: z.string().min(1).default('sub'),
+    tenant: z.string().min(1).default('tenant_id'),
+    roles: z.string().min(1).default('roles'),
+  })
+  .strict();
+
 export const jwtSchema = z
   .object({
     /** Local JWKS file (JSON Web Key Set). Reloaded when the file changes. */
@@ -27,6 +36,8 @@ export const jwtSchema = z
     jwks_url: z.url().optional(),
     jwks_cache_s: z.number().positive().default(300),
     jwks_timeout_ms: z.number().int().positive().default(2000),
+    /** A token with an unknown `kid` refetches the remote JWKS at most once per this many seconds. */
+    jwks_cooldown_s: z.number().min(0).default(30),
     issuer: stringOrList.optional(),
     audience: stringOrList.optional(),
     /** Allowed signature algorithms. `none` and HMAC (algorithm confusion with public keys) are never accepted. */
@@ -34,14 +45,7 @@ export const jwtSchema = z
       .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
       .min(1)
       .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
-    claims: z
-      .object({
-        subject: z.string().default('sub'),
-        tenant: z.string().default('tenant_id'),
-        roles: z.string().default('roles'),
-      })
-      .strict()
-      .prefault({}),
+    claims: claimNamesSchema.prefault({}),
     clock_skew_s: z.number().min(0).max(600).default(30),
     /** Where the token is read from: `authorization` (Bearer) by default. */
     header: z.string().default('authorization'),
@@ -51,6 +55,9 @@ export const jwtSchema = z
   .strict()
   .refine((j) => j.jwks_file !== undefined || j.jwks_url !== undefined, {
     message: 'identity.jwt needs jwks_file or jwks_url',
+  })
+  .refine((j) => j.jwks_file === undefined || j.jwks_url === undefined, {
+    message: 'identity.jwt takes jwks_file or jwks_url, not both',
   });
 
 export const identitySchema = z
@@ -61,8 +68,13 @@ export const identitySchema = z
       .object({
         enabled: z.boolean().default(true),
         namespace: z.string().default('envoy.filters.http.jwt_authn'),
-        /** The `payload_in_metadata` key; when unset the first object in the namespace is used. */
+        /**
+         * The `payload_in_metadata` key. When unset, the one payload in the namespace is used
+         * (a `header_in_metadata` object is skipped); two payloads are refused as ambiguous.
+         */
         payload_key: z.string().optional(),
+        /** Claim names in the payload; default: identity.jwt.claims, else sub / tenant_id / roles. */
+        claims: claimNamesSchema.optional(),
       })
       .strict()
       .optional(),
