@@ -167,3 +167,18 @@ t.test('local fallback: charges locally during the outage, reconciles into Redis
   });
   t.match(await fleet[0]!.metrics.registry.metrics(), /authz_budget_reconciled_total [1-9]/);
 });
+
+t.test('admin read and reset on Redis: reset deletes every window of the tenant only', { skip }, async (t) => {
+  const redis = await startRedisServer(t);
+  const clock = new TestClock(DAY);
+  const [b] = await sidecars(t, 1, redisSection(redis, {}, { acme: { daily: 10, rpm: 100 }, globex: { daily: 10 } }), clock);
+  const s = b!.stage({ cost: 3 });
+  await decide(s);
+  await decide(s, { tenant: 'globex' });
+  const backend = b!.cap.backend;
+  t.same(await backend.read([`{acme}:daily:${dayStart}`], clock.now), [3e6]);
+  await backend.reset('acme');
+  t.same(await backend.read([`{acme}:daily:${dayStart}`, `{globex}:daily:${dayStart}`], clock.now), [0, 3e6]);
+  const c = client(t, redis);
+  t.same(await c.keys('test:{acme}:*'), [], 'rpm and daily keys gone');
+});
