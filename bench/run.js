@@ -3,7 +3,7 @@
 // one JSON line per scenario on stdout (and in bench/out/latest.jsonl).
 //
 //   node bench/run.js [--only PREFIX[,PREFIX]] [--duration S] [--warmup S]
-//                     [--no-baseline] [--cpu-prof] [--list]
+//                     [--no-baseline] [--cpu-prof] [--sidecar-bin PATH] [--list]
 //
 // A scenario names a target (a server process to start), a driver (grpc via
 // h2load, http via wrk), a concurrency, and the no-op scenario it is compared
@@ -39,7 +39,7 @@ const TARGETS = {
     start: async () => { const s = await startNoopServer('http'); return { ...s, ports: { http: s.port } }; },
   },
   sidecar: {
-    start: (ctx) => startSidecar({ config: path.join(BENCH_DIR, 'config/bench.yaml'), cpuProfDir: ctx.cpuProfDir }),
+    start: (ctx) => startSidecar({ config: path.join(BENCH_DIR, 'config/bench.yaml'), cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin }),
   },
 };
 
@@ -70,6 +70,7 @@ function parseOptions(argv) {
       warmup: { type: 'string', default: '2' },
       'no-baseline': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'sidecar-bin': { type: 'string' },
       list: { type: 'boolean', default: false },
     },
   });
@@ -78,7 +79,8 @@ function parseOptions(argv) {
   if (!Number.isInteger(durationS) || durationS < 1) throw new Error('--duration takes whole seconds ≥ 1');
   if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error('--warmup takes whole seconds ≥ 0');
   const prefixes = (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean);
-  return { prefixes, durationS, warmupS, withBaselines: !values['no-baseline'], cpuProf: values['cpu-prof'], list: values.list };
+  return { prefixes, durationS, warmupS, withBaselines: !values['no-baseline'], cpuProf: values['cpu-prof'], list: values.list,
+    sidecarBin: values['sidecar-bin'] && path.resolve(values['sidecar-bin']) };
 }
 
 /** The scenarios --only picks, plus the baselines their ratios need. */
@@ -186,7 +188,7 @@ async function main() {
       let server = running.get(scenario.target);
       if (server === undefined) {
         log(`bench: starting ${scenario.target}`);
-        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR });
+        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR, sidecarBin: opts.sidecarBin });
         running.set(scenario.target, server);
       }
       await assertAllowed(scenario, server, fixtures);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnServer, untilReady } from './child-process.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/authz-sidecar.js', import.meta.url));
+export const SIDECAR_BIN = fileURLToPath(new URL('../../bin/authz-sidecar.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 /** Free TCP ports on 127.0.0.1, held open together so they are distinct. */
@@ -28,11 +28,12 @@ export async function freePorts(count) {
 /**
  * Starts the sidecar; resolves { ports: {grpc, http, admin}, pid, stop(), decisionCounts() }.
  * `cpuProfDir`: run under `node --cpu-prof` and write the profile there on stop.
+ * `bin`: another build's bin/authz-sidecar.js, to compare two builds.
  */
-export async function startSidecar({ config, env = {}, cpuProfDir } = {}) {
+export async function startSidecar({ config, env = {}, cpuProfDir, bin = SIDECAR_BIN } = {}) {
   const [grpc, http, admin] = await freePorts(3);
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const server = spawnServer(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config], {
+  const server = spawnServer(process.execPath, [...nodeArgs, bin, 'serve', '--config', config], {
     cwd: REPO,
     env: {
       AUTHZ__SERVER__GRPC__PORT: String(grpc),
