@@ -63,32 +63,38 @@ t.test('several sidecars hammering one tenant in parallel never overspend (lease
   const sidecars = await fleet(t, 5, section(redis, { slice: 0.2, ttl_s: 600 }, limit), clock);
   const stages = sidecars.map((b) => b.stage({ cost_header: 'x-cost' }));
   let allowedSpend = 0;
-  let denials = 0;
   let rounds = 0;
-  // Waves of parallel requests with costs 1..3 until every sidecar is refused repeatedly.
-  while (denials < 50 && rounds < 200) {
-    rounds++;
+  // Waves of parallel requests with costs 1..3, each wave reaching every
+  // sidecar, until a whole wave is refused (every lease and Redis are spent).
+  for (let refusedAll = false; !refusedAll && rounds < 500; rounds++) {
     const wave = await Promise.all(Array.from({ length: 40 }, (_, i) => {
       const cost = 1 + ((i * 7 + rounds) % 3);
       return decide(stages[(i + rounds) % 5]!, { headers: { 'x-cost': String(cost) } }).then((r) => ({ r, cost }));
     }));
+    refusedAll = true;
     for (const { r, cost } of wave) {
-      if (r.kind === 'allow') allowedSpend += cost;
-      else {
+      if (r.kind === 'allow') {
+        allowedSpend += cost;
+        refusedAll = false;
+      } else {
         t.equal(r.kind === 'deny' && r.reason, 'budget_exhausted');
-        denials++;
       }
     }
   }
   const c = client(t, redis);
   const counter = Number(await c.get(KEY)) / 1e6;
   const held = sidecars.reduce((sum, b) => sum + outstanding(b), 0) / 1e6;
+  t.comment(`${rounds} waves: spent ${allowedSpend}, Redis counter ${counter}, held in leases ${held}`);
   t.ok(allowedSpend <= limit, `spent ${allowedSpend} of ${limit}: never more (bound: limit + outstanding leases = ${limit + held})`);
   t.equal(counter, allowedSpend + held, 'Redis counter = spent + unspent leases, exactly');
   t.ok(allowedSpend >= limit - held - 3, `what is not spent sits in outstanding leases (${held}), minus less than one request`);
+  t.ok(allowedSpend >= limit - 5 * 3, 'once every sidecar is refused, each holds less than one request: the budget was used');
   await Promise.all(sidecars.map((b) => b.cap.close()));
   t.equal(Number(await c.get(KEY)) / 1e6, allowedSpend, 'closing gives every unused slice back: Redis = spent');
-  t.match(await sidecars[0]!.metrics.registry.metrics(), /authz_budget_lease_returns_total\{reason="closed"\} [1-9]/);
+  if (held > 0) {
+    const texts = await Promise.all(sidecars.map((b) => b.metrics.registry.metrics()));
+    t.ok(texts.some((x) => /authz_budget_lease_returns_total\{reason="closed"\} [1-9]/.test(x)), 'returns counted');
+  }
 });
 
 t.test('an expired lease returns its unused part; another sidecar can then spend it', { skip }, async (t) => {
