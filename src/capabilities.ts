@@ -4,10 +4,14 @@ import type { LoadedConfig } from './config/load.js';
 import type { Capability, CapabilityDeps, CapabilityFactory } from './decision/capability.js';
 
 import { createAuditCapability } from './audit/index.js';
+import { createBudgetCapability } from './budget/index.js';
 
 // Order matters at shutdown: capabilities close in this order after the
 // servers stop, and audit goes last so it records every decision made.
-const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [['audit', createAuditCapability]];
+const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [
+  ['budget', createBudgetCapability],
+  ['audit', createAuditCapability],
+];
 
 export function createCapabilities(loaded: LoadedConfig, deps: CapabilityDeps): Capability[] {
   const created: Capability[] = [];

@@ -76,7 +76,8 @@ export function respond(
   }
   ctx.annotations.budget = annotation;
   core.metrics.countCharged(plan.label, outcome.path);
-  return { kind: 'allow', headers };
+  // The client sees what is left too (and the warning), not only the upstream.
+  return { kind: 'allow', headers, responseHeaders: headers };
 }
 
 function refuse(

@@ -176,6 +176,7 @@ export class Authorizer {
     if (verdict.kind === 'allow' || mode !== 'deny') {
       addIdentityHeaders(upstreamHeaders, principal);
       Object.assign(upstreamHeaders, verdict.headers);
+      if (verdict.kind === 'allow' && verdict.responseHeaders) Object.assign(responseHeaders, verdict.responseHeaders);
       const wouldDeny =
         verdict.kind === 'deny' ? { status: verdict.status, reason: verdict.reason, stage: verdict.stage } : undefined;
       if (wouldDeny && mode === 'warn') {

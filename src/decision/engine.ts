@@ -6,7 +6,12 @@ import { StageFailure } from './stage-failure.js';
 
 /** The engine's verdict before enforcement mode and headers are applied. */
 export type StageVerdict =
-  | { readonly kind: 'allow'; readonly headers: Record<string, string> }
+  | {
+      readonly kind: 'allow';
+      readonly headers: Record<string, string>;
+      /** Headers for the client's response, when a stage set any. */
+      readonly responseHeaders?: Record<string, string>;
+    }
   | {
       readonly kind: 'deny';
       readonly status: DenyStatus;
@@ -30,7 +35,7 @@ export function runStages(
   opts: RunOptions,
 ): StageVerdict | Promise<StageVerdict> {
   const headers: Record<string, string> = {};
-  let anyAllowed = false;
+  const state: RunState = { anyAllowed: false, responseHeaders: undefined };
   for (let i = 0; i < stages.length; i++) {
     const stage = stages[i]!;
     if (performance.now() > ctx.deadline) return deny(503, DEADLINE_EXCEEDED, stage.name, headers);
@@ -40,12 +45,17 @@ export function runStages(
     } catch (err) {
       return fromError(err, stage.name, headers);
     }
-    if (isPromise(result)) return continueAsync(stages, i, result, req, ctx, opts, headers, anyAllowed);
-    const folded = fold(result, stage.name, headers);
+    if (isPromise(result)) return continueAsync(stages, i, result, req, ctx, opts, headers, state);
+    const folded = fold(result, stage.name, headers, state);
     if (folded !== undefined) return folded;
-    if (result.kind === 'allow') anyAllowed = true;
   }
-  return finish(anyAllowed, opts, headers);
+  return finish(state, opts, headers);
+}
+
+/** What a run has gathered so far besides upstream headers. */
+interface RunState {
+  anyAllowed: boolean;
+  responseHeaders: Record<string, string> | undefined;
 }
 
 async function continueAsync(
@@ -56,7 +66,7 @@ async function continueAsync(
   ctx: DecisionContext,
   opts: RunOptions,
   headers: Record<string, string>,
-  anyAllowed: boolean,
+  state: RunState,
 ): Promise<StageVerdict> {
   let current: Promise<StageResult> | StageResult = pending;
   for (let i = index; i < stages.length; i++) {
@@ -75,19 +85,25 @@ async function continueAsync(
     } catch (err) {
       return fromError(err, stage.name, headers);
     }
-    const folded = fold(result, stage.name, headers);
+    const folded = fold(result, stage.name, headers, state);
     if (folded !== undefined) return folded;
-    if (result.kind === 'allow') anyAllowed = true;
   }
-  return finish(anyAllowed, opts, headers);
+  return finish(state, opts, headers);
 }
 
 /** Returns a verdict when the stage ends the run (deny or bad result); undefined to continue. */
-function fold(result: StageResult, stage: string, headers: Record<string, string>): StageVerdict | undefined {
+function fold(
+  result: StageResult,
+  stage: string,
+  headers: Record<string, string>,
+  state: RunState,
+): StageVerdict | undefined {
   if (result === null || typeof result !== 'object') return deny(503, 'stage_error', stage, headers);
   switch (result.kind) {
     case 'allow':
+      state.anyAllowed = true;
       if (result.headers) Object.assign(headers, result.headers);
+      if (result.responseHeaders) Object.assign((state.responseHeaders ??= {}), result.responseHeaders);
       return undefined;
     case 'abstain':
       return undefined;
@@ -104,8 +120,10 @@ function fold(result: StageResult, stage: string, headers: Record<string, string
   }
 }
 
-function finish(anyAllowed: boolean, opts: RunOptions, headers: Record<string, string>): StageVerdict {
-  if (anyAllowed || opts.allowWhenAllAbstain) return { kind: 'allow', headers };
+function finish(state: RunState, opts: RunOptions, headers: Record<string, string>): StageVerdict {
+  if (state.anyAllowed || opts.allowWhenAllAbstain) {
+    return state.responseHeaders ? { kind: 'allow', headers, responseHeaders: state.responseHeaders } : { kind: 'allow', headers };
+  }
   return deny(403, 'no_decision', 'engine', headers);
 }
 

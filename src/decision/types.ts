@@ -71,7 +71,13 @@ export type EnforcementMode = 'deny' | 'dryrun' | 'warn';
 export type DenyStatus = 401 | 403 | 429 | 503;
 
 export type StageResult =
-  | { readonly kind: 'allow'; readonly headers?: Readonly<Record<string, string>> }
+  | {
+      readonly kind: 'allow';
+      /** Added to the upstream request (Envoy: ok_response.headers / allowed_upstream_headers). */
+      readonly headers?: Readonly<Record<string, string>>;
+      /** Added to the client's response (Envoy: response_headers_to_add / allowed_client_headers_on_success). */
+      readonly responseHeaders?: Readonly<Record<string, string>>;
+    }
   | {
       readonly kind: 'deny';
       readonly status: DenyStatus;
