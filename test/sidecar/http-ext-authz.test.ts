@@ -70,7 +70,7 @@ t.test('HTTP ext_authz: bad tokens and bad paths deny with a reason, the server 
   t.ok(huge.statusCode === 431 || huge.statusCode === 403, 'an oversized header is refused');
   await huge.body.dump();
 
-  const dup = await request(s.url('http', path), { headers: [['authorization', `Bearer ${token}`], ['authorization', `Bearer ${token}`]] });
+  const dup = await request(s.url('http', path), { headers: ['authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] });
   t.equal(dup.statusCode, 401);
   t.equal(((await dup.body.json()) as Record<string, string>).reason, 'ambiguous_credentials');
 
