@@ -1,0 +1,118 @@
+// The `policy:` config section and the policy stage's route options. Every
+// refusal names the path that is wrong (`policy.bundle: ...`).
+import { z } from 'zod';
+
+const positiveMs = z.number().int().positive();
+
+/** Where bundles come from: exactly one of file, dir or url. */
+const bundleSchema = z
+  .object({
+    /** An OPA bundle (.tar.gz) or a plain policy.wasm. */
+    file: z.string().min(1).optional(),
+    /** An unpacked bundle directory: policy.wasm, data.json files at their paths, optional .manifest / .signatures.json. */
+    dir: z.string().min(1).optional(),
+    /** An HTTP(S) bundle server, polled like OPA's bundle service (ETag / If-None-Match, backoff on errors). */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** file/dir: how often to look for changes; 0 turns watching off. */
+    watch_interval_ms: z.number().int().min(0).default(2000),
+    /** url: delay between successful polls, chosen at random in [min, max] like OPA. */
+    polling: z
+      .object({
+        min_delay_s: z.number().positive().default(60),
+        max_delay_s: z.number().positive().default(120),
+      })
+      .strict()
+      .refine((p) => p.min_delay_s <= p.max_delay_s, { error: 'min_delay_s must not exceed max_delay_s' })
+      .default({ min_delay_s: 60, max_delay_s: 120 }),
+    /** url: deadline for one download, headers and body. */
+    timeout_ms: positiveMs.default(10_000),
+    /** url: extra request headers (e.g. a static API key header). */
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string()).default({}),
+    /** url: name of an environment variable holding a bearer token for the bundle server. */
+    bearer_token_env: z.string().min(1).optional(),
+    /** Largest bundle accepted, compressed download and unpacked contents alike. */
+    max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+  })
+  .strict()
+  .refine((b) => [b.file, b.dir, b.url].filter((v) => v !== undefined).length === 1, {
+    error: 'set exactly one of file, dir or url',
+  });
+
+/** The key that signed bundles must verify against (OPA's `keys` + `signing`). */
+const signingSchema = z
+  .object({
+    /** PEM (SPKI public key or certificate) or a JWK JSON file. An HMAC secret is a JWK of kty "oct". */
+    public_key_file: z.string().min(1),
+    /** Expected key id. When set, a signature naming another kid is refused. */
+    key_id: z.string().min(1).optional(),
+    algorithm: z
+      .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'])
+      .default('RS256'),
+    /** Must equal the signature payload's `scope` (OPA's verification scope). */
+    scope: z.string().optional(),
+    /** Bundle files left out of verification (glob-free exact paths, e.g. "extra/readme.md"). */
+    exclude_files: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const policyConfigSchema = z
+  .object({
+    bundle: bundleSchema,
+    signing: signingSchema.optional(),
+    /** Entrypoint for routes whose policy stage names none: "authz/allow" or "data.authz.allow". */
+    entrypoint: z.string().min(1).optional(),
+    /** WebAssembly memory of one policy instance, in 64 KiB pages. Growth past max_pages denies `policy_error`. */
+    memory: z
+      .object({
+        initial_pages: z.number().int().min(2).max(65536).default(5),
+        max_pages: z.number().int().min(2).max(65536).default(512),
+      })
+      .strict()
+      .refine((m) => m.initial_pages <= m.max_pages, { error: 'initial_pages must not exceed max_pages' })
+      .default({ initial_pages: 5, max_pages: 512 }),
+    /** Data the sidecar adds to the bundle's data, merged at the root (objects merge; otherwise config wins). */
+    data: z.record(z.string(), z.unknown()).default({}),
+    /** Evaluated against every new bundle before it replaces the old one. */
+    smoke: z
+      .object({
+        /** A policy input document; default: a minimal synthetic request. */
+        input: z.unknown().optional(),
+        /** Entrypoints to evaluate; default: the configured default entrypoint (or the bundle's first). */
+        entrypoints: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .default({}),
+    /** How long ready() waits for the first bundle from a url before it gives up. */
+    ready_timeout_ms: positiveMs.default(30_000),
+  })
+  .strict();
+
+export type PolicyConfig = z.output<typeof policyConfigSchema>;
+export type BundleSourceConfig = PolicyConfig['bundle'];
+export type SigningConfig = NonNullable<PolicyConfig['signing']>;
+
+/** Options of the `policy` stage on a route: `{ policy: { entrypoint: authz/allow } }`. */
+export const policyStageOptionsSchema = z
+  .object({ entrypoint: z.string().min(1).optional() })
+  .strict();
+
+export type PolicyStageOptions = z.output<typeof policyStageOptionsSchema>;
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
+  throw new Error(problems.join('; '));
+}
+
+export function parsePolicyConfig(section: unknown): PolicyConfig {
+  return parseOrThrow(policyConfigSchema, section, 'policy');
+}
+
+/** "data.authz.allow", "authz.allow" and "/authz/allow" all name the entrypoint "authz/allow". */
+export function normalizeEntrypoint(name: string): string {
+  let n = name.trim();
+  if (n.startsWith('data.')) n = n.slice(5).replaceAll('.', '/');
+  else if (!n.includes('/') && n.includes('.')) n = n.replaceAll('.', '/');
+  return n.replace(/^\/+/, '').replace(/\/+$/, '');
+}

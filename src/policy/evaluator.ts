@@ -1,0 +1,146 @@
+// One compiled policy module, instantiated in process with
+// @open-policy-agent/opa-wasm, its data loaded, evaluated synchronously.
+//
+// Bounds, and what they can and cannot do:
+// - Memory: the instance's WebAssembly.Memory has a maximum (memory.max_pages).
+//   Growth past it fails inside the module (OPA's allocator aborts) or in
+//   opa-wasm when it writes a large input; either throws and is reported as
+//   `memory`. The stage denies `policy_error`.
+// - Traps (`unreachable`, out-of-bounds access, stack overflow) throw a
+//   WebAssembly.RuntimeError / RangeError, reported as `trap`.
+// - Time: evaluation runs on the event loop thread and cannot be pre-empted.
+//   Rego terminates by construction (no unbounded recursion or loops), so the
+//   cost is bounded by input and data size, but a pathological policy over
+//   large data can still run long; the stage compares the clock with the
+//   request deadline after evaluation and denies `deadline_exceeded`. Running
+//   every evaluation on a worker thread would allow pre-emption at the cost of
+//   a message round trip per request; we chose the in-thread path.
+// After any throw the instance is discarded and a fresh one is made from the
+// same compiled module, so a trap mid-evaluation cannot leave corrupt heap
+// state behind for the next request.
+import { createRequire } from 'node:module';
+import type * as OpaWasmModule from '@open-policy-agent/opa-wasm';
+import { Wasm, type WasmModule } from './wasm-api.js';
+
+type OpaWasm = typeof OpaWasmModule;
+type LoadedPolicy = ReturnType<OpaWasm['loadPolicySync']>;
+
+// The package's ESM entry re-exports only loadPolicy (async); its CommonJS
+// entry has the synchronous loader we need to re-instantiate in place.
+const opa = createRequire(import.meta.url)('@open-policy-agent/opa-wasm') as OpaWasm;
+
+export type EvalFailureKind = 'trap' | 'memory' | 'abort' | 'error';
+
+export class PolicyEvalError extends Error {
+  override readonly name = 'PolicyEvalError';
+  constructor(
+    readonly kind: EvalFailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MemoryLimits {
+  readonly initialPages: number;
+  readonly maxPages: number;
+}
+
+export class PolicyEvaluator {
+  /** Entrypoint name → id, as the module reports them. */
+  readonly entrypoints: ReadonlyMap<string, number>;
+  private instance: LoadedPolicy | undefined;
+
+  private constructor(
+    private readonly module: WasmModule,
+    private readonly dataJson: ArrayBuffer,
+    private readonly memory: MemoryLimits,
+  ) {
+    this.instance = this.instantiate();
+    const eps = this.instance.entrypoints as unknown;
+    const map = new Map<string, number>();
+    if (eps !== null && typeof eps === 'object') {
+      for (const [name, id] of Object.entries(eps as Record<string, unknown>)) {
+        if (typeof id === 'number') map.set(name, id);
+      }
+    }
+    this.entrypoints = map;
+  }
+
+  /** Compiles (off the event loop where the runtime can), instantiates and loads data; throws a clear Error. */
+  static async create(wasm: Uint8Array, data: unknown, memory: MemoryLimits): Promise<PolicyEvaluator> {
+    let module: WasmModule;
+    try {
+      module = await Wasm.compile(wasm);
+    } catch (err) {
+      throw new Error(`policy.wasm does not compile: ${describe(err)}`, { cause: err });
+    }
+    const json = new TextEncoder().encode(JSON.stringify(data ?? {}));
+    const dataJson = json.buffer.slice(json.byteOffset, json.byteOffset + json.byteLength) as ArrayBuffer;
+    try {
+      return new PolicyEvaluator(module, dataJson, memory);
+    } catch (err) {
+      const e = classify(err);
+      throw new Error(
+        e.kind === 'memory'
+          ? `policy and data do not fit in memory.max_pages (${memory.maxPages} pages): ${e.message}`
+          : `policy.wasm does not load: ${e.message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** The id of an entrypoint by name ("authz/allow"), or undefined. */
+  entrypointId(name: string): number | undefined {
+    return this.entrypoints.get(name);
+  }
+
+  /** Evaluates one entrypoint; returns opa-wasm's result set or throws PolicyEvalError. */
+  evaluate(entrypoint: number, input: unknown): unknown {
+    const instance = this.instance ?? this.recover();
+    try {
+      return instance.evaluate(input, entrypoint) as unknown;
+    } catch (err) {
+      this.instance = undefined;
+      throw classify(err);
+    }
+  }
+
+  private recover(): LoadedPolicy {
+    try {
+      this.instance = this.instantiate();
+      return this.instance;
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  private instantiate(): LoadedPolicy {
+    const p = opa.loadPolicySync(this.module, { initial: this.memory.initialPages, maximum: this.memory.maxPages });
+    p.setData(this.dataJson);
+    return p;
+  }
+}
+
+/** Sorts what opa-wasm or the module threw into a failure kind. */
+export function classify(err: unknown): PolicyEvalError {
+  if (err instanceof PolicyEvalError) return err;
+  const message = describe(err);
+  if (err instanceof Wasm.RuntimeError || (err instanceof RangeError && /call stack/i.test(message))) {
+    return new PolicyEvalError('trap', message);
+  }
+  // The memory maximum refused to grow: in opa-wasm (RangeError) or in the module's allocator (opa_abort).
+  if (/memory|malloc/i.test(message)) return new PolicyEvalError('memory', message);
+  // opa_abort and opa-wasm's own checks throw plain strings.
+  if (typeof err === 'string') return new PolicyEvalError('abort', message);
+  return new PolicyEvalError('error', message);
+}
+
+function describe(err: unknown): string {
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.message;
+  if (err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
+    return (err as { message: string }).message;
+  }
+  return String(err);
+}

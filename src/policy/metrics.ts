@@ -1,0 +1,46 @@
+// The policy room's metrics, on the sidecar's registry. Labels are bounded:
+// outcome is success | failure, kind an EvalFailureKind or bad_result.
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export class PolicyMetrics {
+  readonly bundleLoads: Counter<'outcome'>;
+  readonly lastSuccess: Gauge;
+  readonly evalFailures: Counter<'kind'>;
+  private readonly failureChildren = new Map<string, { inc(): void }>();
+
+  constructor(registry: Registry) {
+    this.bundleLoads = reuse(registry, 'authz_policy_bundle_loads_total', () => new Counter({
+      name: 'authz_policy_bundle_loads_total',
+      help: 'Policy bundle activations by outcome (success; failure: the last good bundle stays in place).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }));
+    this.lastSuccess = reuse(registry, 'authz_policy_bundle_last_success_timestamp_seconds', () => new Gauge({
+      name: 'authz_policy_bundle_last_success_timestamp_seconds',
+      help: 'When the policy bundle in use was activated (Unix seconds).',
+      registers: [registry],
+    }));
+    this.evalFailures = reuse(registry, 'authz_policy_evaluation_failures_total', () => new Counter({
+      name: 'authz_policy_evaluation_failures_total',
+      help: 'Policy evaluations that denied policy_error, by kind (trap, memory, abort, error, bad_result, no_entrypoint).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }));
+  }
+
+  countEvalFailure(kind: string): void {
+    let child = this.failureChildren.get(kind);
+    if (child === undefined) {
+      child = this.evalFailures.labels(kind);
+      this.failureChildren.set(kind, child);
+    }
+    child.inc();
+  }
+}
+
+// Several policy capabilities may share one registry (tests, a reload that
+// builds a new one): reuse a metric that already exists rather than throw.
+function reuse<M>(registry: Registry, name: string, make: () => M): M {
+  const existing = registry.getSingleMetric(name);
+  return existing === undefined ? make() : (existing as M);
+}

@@ -1,0 +1,13 @@
+// The few WebAssembly JS API members this room uses. The project compiles
+// against lib ES2023 + @types/node, neither of which declares the
+// `WebAssembly` global, so it is typed here, narrowly, instead of pulling in
+// the DOM lib for the whole project.
+/** A compiled module; opaque to us, handed back to opa-wasm to instantiate. */
+export type WasmModule = object;
+
+interface WebAssemblyApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  readonly RuntimeError: new (...args: unknown[]) => Error;
+}
+
+export const Wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
