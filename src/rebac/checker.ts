@@ -1,0 +1,30 @@
+// What the rebac stage asks of an engine, embedded or remote: answer a list
+// of checks, synchronously when it can. An engine that cannot answer throws a
+// StageFailure (rebac_unavailable / rebac_bad_request); it never answers
+// "allowed" on error.
+import type { TupleKey } from './model/types.js';
+
+export interface FgaCheck {
+  /** `type:id`, `type:*` or `type:id#relation`. */
+  readonly user: string;
+  readonly relation: string;
+  /** `type:id`. */
+  readonly object: string;
+  /** Request context for CEL conditions. */
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly contextualTuples?: readonly TupleKey[];
+}
+
+export interface RebacChecker {
+  readonly mode: 'embedded' | 'remote';
+  /** The authorization model answering checks (recorded as the `fga_model_id` annotation). */
+  modelId(): string | undefined;
+  /**
+   * One answer per check, in order. `deadline` is absolute, in
+   * performance.now() milliseconds (the request's deadline).
+   */
+  checkAll(checks: readonly FgaCheck[], deadline: number): readonly boolean[] | Promise<readonly boolean[]>;
+  isReady(): boolean;
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}

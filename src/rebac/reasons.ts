@@ -1,0 +1,9 @@
+// The rebac stage's reason codes: stable strings used in deny bodies, metric
+// labels and audit events (documented in src/rebac/README.md).
+
+/** The relationship does not hold (or the principal has no OpenFGA identity). */
+export const REBAC_DENIED = 'rebac_denied';
+/** OpenFGA could not answer: timeout, 5xx, refused connection, breaker open, not started. */
+export const REBAC_UNAVAILABLE = 'rebac_unavailable';
+/** The check itself is invalid: unknown type or relation, malformed object or user id. */
+export const REBAC_BAD_REQUEST = 'rebac_bad_request';

@@ -1,0 +1,285 @@
+// Remote mode: checks answered by an OpenFGA server, through a decision
+// cache. The hot path, in order:
+//   1. every check in the cache → the answers, synchronously (no promise);
+//   2. a miss that an identical in-flight call is already fetching joins it
+//      (coalescing: N concurrent identical checks make one upstream call);
+//   3. the remaining misses go up as ONE call — Check for one, BatchCheck for
+//      several — unless the breaker is open, which denies at once;
+//   4. each waiter is bounded by the call's timeout_ms and by its own
+//      request's deadline; any failure denies `rebac_unavailable`, an invalid
+//      check `rebac_bad_request`. Nothing is ever allowed on error.
+import type { Logger } from 'pino';
+import { StageFailure } from '../../decision/stage-failure.js';
+import type { RemoteConfig } from '../config.js';
+import type { FgaCheck, RebacChecker } from '../checker.js';
+import type { RebacMetrics } from '../metrics.js';
+import { REBAC_BAD_REQUEST, REBAC_UNAVAILABLE } from '../reasons.js';
+import { BreakerState, CircuitBreaker } from './breaker.js';
+import { ChangeFeed } from './change-feed.js';
+import { DecisionCache } from './decision-cache.js';
+import { FgaClient } from './fga-client.js';
+import type { BatchItemOutcome } from './fga-client.js';
+import { InvalidationRule } from './invalidation-rule.js';
+import { UpstreamError } from './upstream-error.js';
+
+export interface RemoteCheckerOptions {
+  config: RemoteConfig;
+  log: Logger;
+  metrics: RebacMetrics;
+}
+
+/** OpenFGA's default cap on checks per BatchCheck. */
+const MAX_BATCH = 50;
+
+export class RemoteChecker implements RebacChecker {
+  readonly mode = 'remote' as const;
+  readonly client: FgaClient;
+  readonly cache: DecisionCache;
+  readonly breaker: CircuitBreaker;
+  readonly feed: ChangeFeed;
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly config: RemoteConfig;
+  private readonly log: Logger;
+  private readonly metrics: RebacMetrics;
+  private pinnedModel: string | undefined;
+  private scope = '';
+  private rule = InvalidationRule.conservative();
+  private started: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(opts: RemoteCheckerOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.client = new FgaClient(opts.config, opts.metrics);
+    this.cache = new DecisionCache({
+      max: opts.config.cache.max,
+      allowTtlMs: opts.config.cache.allow_ttl_ms,
+      denyTtlMs: opts.config.cache.deny_ttl_ms,
+      metrics: opts.metrics,
+    });
+    opts.metrics.breakerState.set(BreakerState.Closed);
+    this.breaker = new CircuitBreaker({
+      failureThreshold: opts.config.breaker.failure_threshold,
+      openMs: opts.config.breaker.open_ms,
+      onStateChange: (s) => {
+        opts.metrics.breakerState.set(s);
+        const name = s === BreakerState.Open ? 'open' : s === BreakerState.HalfOpen ? 'half-open' : 'closed';
+        (s === BreakerState.Open ? opts.log.warn : opts.log.info).call(opts.log, { state: name }, 'rebac: OpenFGA circuit breaker');
+      },
+    });
+    this.feed = new ChangeFeed({
+      client: this.client,
+      cache: this.cache,
+      rule: () => this.rule,
+      pollMs: opts.config.changes.poll_ms,
+      pageSize: opts.config.changes.page_size,
+      timeoutMs: opts.config.changes.timeout_ms,
+      log: opts.log,
+      metrics: opts.metrics,
+    });
+  }
+
+  modelId(): string | undefined {
+    return this.pinnedModel;
+  }
+
+  isReady(): boolean {
+    return this.pinnedModel !== undefined && !this.closed;
+  }
+
+  /**
+   * Reads the model (pinning the latest when none is configured) — it gives
+   * the model id every check sends and the invalidation rule — and starts the
+   * change feed. Retries until `startup_timeout_ms`, then rejects.
+   */
+  ready(): Promise<void> {
+    this.started ??= this.start();
+    return this.started;
+  }
+
+  private async start(): Promise<void> {
+    this.feed.start();
+    const giveUpAt = performance.now() + this.config.startup_timeout_ms;
+    let delay = 50;
+    for (;;) {
+      try {
+        const model = await this.client.readModel(this.config.authorization_model_id, Math.max(this.config.timeout_ms, 2000));
+        this.rule = InvalidationRule.fromModel(model);
+        this.pinnedModel = model.id;
+        this.scope = `${this.config.store_id}/${model.id}\u0001`;
+        this.log.info(
+          { storeId: this.config.store_id, modelId: model.id, indirectTypes: [...(this.rule.indirect ?? [])] },
+          'rebac: remote OpenFGA ready',
+        );
+        return;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (this.closed) throw new Error('rebac: closed before OpenFGA was reached', { cause: err });
+        if (performance.now() + delay > giveUpAt || (err instanceof UpstreamError && (err.kind === 'not_found' || err.kind === 'bad_request' || err.kind === 'auth'))) {
+          throw new Error(`rebac: cannot read the authorization model from OpenFGA at ${this.config.api_url} (store ${this.config.store_id}): ${message}`, { cause: err });
+        }
+        this.log.warn({ err: message }, 'rebac: OpenFGA not reachable yet; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  checkAll(checks: readonly FgaCheck[], deadline: number): readonly boolean[] | Promise<readonly boolean[]> {
+    const modelId = this.pinnedModel;
+    if (modelId === undefined) throw new StageFailure(REBAC_UNAVAILABLE, 503, 'OpenFGA model not loaded yet');
+    const n = checks.length;
+    const answers = new Array<boolean>(n);
+    let keys: string[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const c = checks[i]!;
+      const key = this.keyOf(c);
+      const hit = this.cache.get(key);
+      if (hit !== undefined) {
+        answers[i] = hit;
+        continue;
+      }
+      keys ??= new Array<string>(n);
+      keys[i] = key;
+    }
+    if (keys === undefined) {
+      this.metrics.cacheHits.inc(n);
+      return answers;
+    }
+    return this.fetchMisses(checks, keys, answers, modelId, deadline);
+  }
+
+  private fetchMisses(
+    checks: readonly FgaCheck[],
+    keys: string[],
+    answers: boolean[],
+    modelId: string,
+    deadline: number,
+  ): Promise<readonly boolean[]> {
+    const waits: Array<Promise<boolean>> = [];
+    const slots: number[] = [];
+    const toFetch = new Map<string, FgaCheck>();
+    let hits = 0;
+    for (let i = 0; i < checks.length; i++) {
+      const key = keys[i];
+      if (key === undefined) {
+        hits++;
+        continue;
+      }
+      if (this.inFlight.has(key) || toFetch.has(key)) this.metrics.coalesced.inc();
+      else toFetch.set(key, checks[i]!);
+    }
+    if (hits > 0) this.metrics.cacheHits.inc(hits);
+    this.metrics.cacheMisses.inc(checks.length - hits);
+    if (toFetch.size > 0) {
+      if (!this.breaker.tryAcquire()) {
+        this.metrics.breakerRejected.inc();
+        throw new StageFailure(REBAC_UNAVAILABLE, 503, 'OpenFGA circuit breaker open');
+      }
+      this.startCall(toFetch, modelId);
+    }
+    for (let i = 0; i < checks.length; i++) {
+      const key = keys[i];
+      if (key === undefined) continue;
+      waits.push(this.inFlight.get(key)!);
+      slots.push(i);
+    }
+    const all = Promise.all(waits).then((results) => {
+      for (let j = 0; j < results.length; j++) answers[slots[j]!] = results[j]!;
+      return answers as readonly boolean[];
+    });
+    return boundedBy(all, deadline);
+  }
+
+  /** One upstream call for all keys; registers one in-flight promise per key. */
+  private startCall(toFetch: Map<string, FgaCheck>, modelId: string): void {
+    const entries = [...toFetch];
+    const generation = this.cache.generation();
+    const timeout = this.config.timeout_ms;
+    const call: Promise<BatchItemOutcome[]> =
+      entries.length === 1
+        ? this.client.check(entries[0]![1], modelId, timeout).then((allowed) => [{ allowed }])
+        : this.batched(entries.map((e) => e[1]), modelId, timeout);
+    const settled = call.then(
+      (outcomes) => {
+        this.breaker.onSuccess();
+        return outcomes;
+      },
+      (err: unknown) => {
+        const e = err instanceof UpstreamError ? err : new UpstreamError('other', String(err));
+        if (e.isOutage) this.breaker.onFailure();
+        else this.breaker.onSuccess();
+        throw e;
+      },
+    );
+    entries.forEach(([key, check], j) => {
+      const one = settled.then((outcomes) => {
+        const o = outcomes[j]!;
+        if ('error' in o) throw o.error;
+        this.cache.set(key, o.allowed, check.object, check.user, generation);
+        return o.allowed;
+      }).catch((err: unknown) => {
+        throw toStageFailure(err);
+      }).finally(() => {
+        if (this.inFlight.get(key) === one) this.inFlight.delete(key);
+      });
+      // A waiter always attaches; this keeps an abandoned call from being an unhandled rejection.
+      one.catch(() => undefined);
+      this.inFlight.set(key, one);
+    });
+  }
+
+  /** BatchCheck in chunks of OpenFGA's limit; a route rarely has more than a few checks. */
+  private async batched(checks: FgaCheck[], modelId: string, timeout: number): Promise<BatchItemOutcome[]> {
+    if (checks.length <= MAX_BATCH) return this.client.batchCheck(checks, modelId, timeout);
+    const chunks: FgaCheck[][] = [];
+    for (let i = 0; i < checks.length; i += MAX_BATCH) chunks.push(checks.slice(i, i + MAX_BATCH));
+    return (await Promise.all(chunks.map((c) => this.client.batchCheck(c, modelId, timeout)))).flat();
+  }
+
+  /** Store and model are fixed per checker; the key still names them so a key is meaningful on its own. */
+  private keyOf(c: FgaCheck): string {
+    let key = `${this.scope}${c.user}\u0001${c.relation}\u0001${c.object}`;
+    if (c.context !== undefined) key += `\u0001${JSON.stringify(c.context)}`;
+    if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) key += `\u0002${JSON.stringify(c.contextualTuples)}`;
+    return key;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.feed.stop();
+  }
+}
+
+function toStageFailure(err: unknown): StageFailure {
+  if (err instanceof StageFailure) return err;
+  if (err instanceof UpstreamError && err.kind === 'bad_request') return new StageFailure(REBAC_BAD_REQUEST, 403, err.message);
+  return new StageFailure(REBAC_UNAVAILABLE, 503, err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Rejects with rebac_unavailable 1 ms before the request's deadline, so the
+ * denial names the dependency rather than the engine's generic
+ * deadline_exceeded (whose timer, set after ours, would fire at the deadline).
+ */
+function boundedBy<T>(p: Promise<T>, deadline: number): Promise<T> {
+  const remaining = Math.floor(deadline - performance.now()) - 1;
+  if (remaining <= 0) {
+    p.catch(() => undefined);
+    return Promise.reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'no time left for OpenFGA'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'request deadline reached waiting for OpenFGA')), remaining);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

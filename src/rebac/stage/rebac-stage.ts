@@ -1,0 +1,93 @@
+// The `rebac` stage: "may <principal> <relation> <object>?" for each of the
+// route's checks, answered by the embedded engine (synchronously) or by a
+// remote OpenFGA through the decision cache (synchronously on a cache hit).
+//
+// Each check carries the request context for CEL conditions:
+//   { tenant: <resource tenant>, principal_tenant: <principal's tenant>, action: <route action> }
+// (keys whose value is unknown are left out).
+import type { StageFactory, StageFactoryContext } from '../../decision/stage-registry.js';
+import { StageFailure } from '../../decision/stage-failure.js';
+import type { AuthzRequest, DecisionContext, Stage, StageResult } from '../../decision/types.js';
+import type { FgaCheck, RebacChecker } from '../checker.js';
+import { REBAC_BAD_REQUEST, REBAC_DENIED } from '../reasons.js';
+import type { SubjectMapper } from '../subject.js';
+import { ObjectTemplate } from './object-template.js';
+import { parseRouteOptions } from './options.js';
+
+const ALLOW: StageResult = Object.freeze({ kind: 'allow' });
+const DENY: StageResult = Object.freeze({ kind: 'deny', status: 403, reason: REBAC_DENIED });
+
+/** OpenFGA's object syntax: `type:id`, id without '#' or whitespace, not the wildcard, at most 256 bytes. */
+const OBJECT = /^[^:#@\s]{1,254}:[^#\s]+$/;
+
+interface BoundCheck {
+  readonly relation: string;
+  /** undefined: the route's resource. */
+  readonly object: ObjectTemplate | undefined;
+}
+
+export class RebacStage implements Stage {
+  readonly name = 'rebac';
+
+  constructor(
+    private readonly checker: RebacChecker,
+    private readonly subjects: SubjectMapper,
+    private readonly checks: readonly BoundCheck[],
+    private readonly any: boolean,
+  ) {}
+
+  evaluate(_req: AuthzRequest, ctx: DecisionContext): StageResult | Promise<StageResult> {
+    const user = this.subjects.userFor(ctx.principal);
+    if (user === undefined) return DENY;
+    const context = requestContext(ctx);
+    const checks = new Array<FgaCheck>(this.checks.length);
+    for (let i = 0; i < this.checks.length; i++) {
+      const b = this.checks[i]!;
+      const object = b.object === undefined ? `${ctx.resource.type}:${ctx.resource.id}` : b.object.render(ctx);
+      if (!OBJECT.test(object) || object.length > 256 || object.endsWith(':*')) {
+        throw new StageFailure(REBAC_BAD_REQUEST, 403, `malformed object '${object}'`);
+      }
+      checks[i] = { user, relation: b.relation, object, context };
+    }
+    const modelId = this.checker.modelId();
+    if (modelId !== undefined) ctx.annotations.fga_model_id = modelId;
+    const answers = this.checker.checkAll(checks, ctx.deadline);
+    if (isPromise(answers)) return answers.then((a) => this.fold(a));
+    return this.fold(answers);
+  }
+
+  private fold(answers: readonly boolean[]): StageResult {
+    if (this.any) {
+      for (const a of answers) if (a) return ALLOW;
+      return DENY;
+    }
+    for (const a of answers) if (!a) return DENY;
+    return ALLOW;
+  }
+}
+
+function requestContext(ctx: DecisionContext): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (ctx.resource.tenant !== undefined) out.tenant = ctx.resource.tenant;
+  if (ctx.principal.tenant !== undefined) out.principal_tenant = ctx.principal.tenant;
+  out.action = ctx.action;
+  return out;
+}
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+export function rebacStageFactory(checker: RebacChecker, subjects: SubjectMapper): StageFactory {
+  return {
+    name: 'rebac',
+    create(options: unknown, _ctx: StageFactoryContext): Stage {
+      const opts = parseRouteOptions(options);
+      const checks = opts.checks.map((c) => ({
+        relation: c.relation,
+        object: 'object' in c && c.object !== undefined ? ObjectTemplate.parse(c.object) : undefined,
+      }));
+      return new RebacStage(checker, subjects, checks, opts.mode === 'any');
+    },
+  };
+}
