@@ -49,7 +49,7 @@ export async function parseJwksDocument(text: string): Promise<JSONWebKeySet> {
 }
 
 /** The algorithm to import a key with, or undefined when it can never verify one of our tokens. */
-function signingAlgorithm(key: JWK): string | undefined {
+export function signingAlgorithm(key: JWK): string | undefined {
   if (key.use !== undefined && key.use !== 'sig') return undefined;
   if (typeof key.alg === 'string') return /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/.test(key.alg) ? key.alg : undefined;
   switch (key.kty) {

@@ -8,6 +8,7 @@ import { watchFile, type FileWatch } from '../config/watch.js';
 import type { Logger } from '../observability/logger.js';
 import { parseJwksDocument } from './jwks-document.js';
 import { JwksUnavailableError, type KeySource } from './key-source.js';
+import { warmUpKeys } from './key-warmup.js';
 import type { IdentityMetrics } from './metrics.js';
 
 type KeySet = ReturnType<typeof createLocalJWKSet>;
@@ -32,7 +33,9 @@ export function createLocalKeySource(file: string, deps: { log: Logger; metrics:
     if (text === loadedText) return;
     let next: KeySet;
     try {
-      next = createLocalJWKSet(await parseJwksDocument(text));
+      const doc = await parseJwksDocument(text);
+      next = createLocalJWKSet(doc);
+      await warmUpKeys(next, doc);
     } catch (err) {
       throw new Error(`JWKS file ${file} refused: ${(err as Error).message}`, { cause: err });
     }

@@ -14,6 +14,7 @@ import { createRemoteJWKSet, customFetch, errors, type FetchImplementation, type
 import type { Logger } from '../observability/logger.js';
 import { parseJwksDocument } from './jwks-document.js';
 import { JwksUnavailableError, type KeySource } from './key-source.js';
+import { warmUpKeys } from './key-warmup.js';
 import type { IdentityMetrics } from './metrics.js';
 
 /** A JWKS is a few KiB; anything near this is not one. */
@@ -79,9 +80,12 @@ export function createRemoteKeySource(opts: RemoteJwksOptions, deps: { log: Logg
     }
   };
 
-  const first = remote.reload().catch((err: unknown) => {
-    throw new Error(`cannot load JWKS from ${where}: ${describe(err)}`);
-  });
+  const first = remote.reload().then(
+    () => warmUpKeys(remote, remote.jwks() ?? { keys: [] }),
+    (err: unknown) => {
+      throw new Error(`cannot load JWKS from ${where}: ${describe(err)}`, { cause: err });
+    },
+  );
   first.catch(() => {}); // reported through ready()
 
   // Refresh ahead of expiry, so requests do not wait for jose's on-demand
