@@ -22,8 +22,10 @@ export function bearerTokenSource(header: string, verifier: JwtVerifier): Identi
   };
 }
 
+const BEARER = /^bearer /i;
+
 function bearerToken(value: string, schemeRequired: boolean): string | undefined {
-  if (value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer ') {
+  if (BEARER.test(value)) {
     const token = value.slice(7).trim();
     return token.length > 0 ? token : undefined;
   }
