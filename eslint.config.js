@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'build/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'build/**', '.scratch*/**', 'bench/out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +15,13 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
+          'setImmediate', 'fetch', 'AbortSignal', 'AbortController', 'performance', 'TextEncoder', 'TextDecoder']
+          .map((name) => [name, 'readonly']),
+      ),
+    },
   },
   {
     files: ['test/**', 'bench/**', 'bin/**', 'src/cli/**'],
