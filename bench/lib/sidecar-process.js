@@ -1,7 +1,6 @@
 // The sidecar under test: `node bin/authz-sidecar.js serve --config F` in its
 // own process, on free loopback ports passed as AUTHZ__SERVER__*__PORT
 // environment overrides, considered started once the admin /readyz says so.
-/* global fetch, AbortSignal -- Node 20 globals */
 import { setTimeout } from 'node:timers';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
