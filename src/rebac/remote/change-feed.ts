@@ -53,7 +53,7 @@ export class ChangeFeed {
 
   start(): void {
     if (this.timer !== undefined || this.stopped) return;
-    this.schedule(0);
+    this.schedule(this.opts.pollMs);
   }
 
   stop(): void {
@@ -62,7 +62,7 @@ export class ChangeFeed {
     this.timer = undefined;
   }
 
-  /** One poll (all pages available now); never throws. */
+  /** One poll (all pages available now); never throws. The owner awaits the first, then calls start(). */
   async pollOnce(): Promise<void> {
     if (this.running) return;
     this.running = true;

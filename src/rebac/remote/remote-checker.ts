@@ -91,7 +91,8 @@ export class RemoteChecker implements RebacChecker {
   /**
    * Reads the model (pinning the latest when none is configured) — it gives
    * the model id every check sends and the invalidation rule — and starts the
-   * change feed. Retries until `startup_timeout_ms`, then rejects.
+   * change feed. Retries reading the model until `startup_timeout_ms`, then
+   * rejects.
    */
   ready(): Promise<void> {
     this.started ??= this.start();
@@ -99,7 +100,14 @@ export class RemoteChecker implements RebacChecker {
   }
 
   private async start(): Promise<void> {
+    await this.readModel();
+    // The first poll settles where the feed stands before any decision is
+    // cached (an answer cached while it ran would not be kept anyway).
+    await this.feed.pollOnce();
     this.feed.start();
+  }
+
+  private async readModel(): Promise<void> {
     const giveUpAt = performance.now() + this.config.startup_timeout_ms;
     let delay = 50;
     for (;;) {
