@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { decisionToJson } from '../decision/decision-json.js';
 import { createLogger } from '../observability/logger.js';
 import { checkRequestFromJson } from '../request/from-check-request.js';
@@ -34,7 +34,7 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const log = createLogger('warn', io.stderr);
-  const sidecar = await Sidecar.start({ loaded, log, listen: false, watch: false });
+  const sidecar = await Sidecar.start({ loaded: withColdStartDeadline(loaded), log, listen: false, watch: false });
   try {
     const decision = await sidecar.decide({ ...req, transport: 'cli' });
     io.stdout.write(`${JSON.stringify(decisionToJson(decision), null, 2)}\n`);
@@ -42,4 +42,24 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   } finally {
     await sidecar.close();
   }
+}
+
+/**
+ * `check` makes one decision in a fresh process: module loading and JIT
+ * warm-up land on it, which a serving sidecar pays once at start. So the
+ * offline decision gets at least one second, never less than the config says;
+ * everything else about it is the serving engine's.
+ */
+const COLD_START_DEADLINE_MS = 1000;
+
+function withColdStartDeadline(loaded: LoadedConfig): LoadedConfig {
+  const lift = (ms: number) => Math.max(ms, COLD_START_DEADLINE_MS);
+  return {
+    ...loaded,
+    config: {
+      ...loaded.config,
+      deadline_ms: lift(loaded.config.deadline_ms),
+      routes: loaded.config.routes.map((r) => (r.deadline_ms === undefined ? r : { ...r, deadline_ms: lift(r.deadline_ms) })),
+    },
+  };
 }

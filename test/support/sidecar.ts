@@ -39,6 +39,8 @@ export async function startTestSidecar(t: Test, overrides: Record<string, unknow
   const baseConfig: Record<string, unknown> = {
     server: { grpc: loopback, http: loopback, admin: loopback, proxy: { enabled: false } },
     log: { level: 'silent' },
+    // Generous: these tests assert behaviour, not speed, and CI machines are busy.
+    deadline_ms: 2000,
     identity: { jwt: { jwks_file: 'jwks.json', issuer: ISSUER, audience: AUDIENCE } },
     routes: PROJECT_ROUTES,
     ...overrides,
