@@ -153,9 +153,9 @@ export function decisionContext(action = 'read', deadlineMs = 1000): DecisionCon
 export type { AuthzRequest };
 
 /** Waits until `check` is true, polling every 10 ms; fails after `ms` (a bound, not a timing assertion). */
-export async function until(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
