@@ -151,6 +151,7 @@ export function applyRebacEnv(section: unknown, env: NodeJS.ProcessEnv): unknown
     }
   }
   if (anyCc) remote.client_credentials = cc;
+  if (s.remote === undefined && Object.keys(remote).length === 0) return section;
   return { ...s, remote };
 }
 

@@ -205,3 +205,13 @@ export async function metricValue(metrics: SidecarMetrics, name: string, labels:
   }
   return sum;
 }
+
+/** What `fn` throws synchronously (undefined if it returns). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
