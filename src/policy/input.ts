@@ -45,6 +45,12 @@ export interface PolicyInput {
   readonly route_params: Readonly<Record<string, string>>;
   /** ctx.annotations.budget when a budget stage ran before this one. */
   readonly budget?: unknown;
+  /**
+   * The time, RFC 3339 UTC to the second ("2025-01-01T00:00:00Z"): the
+   * opa-wasm SDK offers no time.now_ns, and this form compares correctly as a
+   * string against timestamps of the same form (e.g. an expiry in data).
+   */
+  readonly now: string;
   readonly version: typeof VERSION;
 }
 
@@ -83,10 +89,24 @@ export function buildPolicyInput(req: AuthzRequest, ctx: DecisionContext): Polic
     action: ctx.action,
     route: ctx.route,
     route_params: ctx.routeParams,
+    now: nowSecond(),
     version: VERSION,
   };
   const budget = ctx.annotations.budget;
   return budget === undefined ? input : { ...input, budget };
+}
+
+let cachedSecond = -1;
+let cachedNow = '';
+
+/** Formatting a date per request is wasteful at thousands of requests per second: once per second. */
+function nowSecond(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedNow = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+  }
+  return cachedNow;
 }
 
 function peer(p: Peer): PeerAttributes {

@@ -41,6 +41,7 @@ t.test('OPA-Envoy attributes, parsed path and query, principal, resource, action
   t.equal(input.route, 'test-route');
   t.same(input.route_params, { project: 'p1' });
   t.same(input.budget, { tenant: 'acme', cost: 0.05 });
+  t.match(input.now, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'now: RFC 3339 UTC to the second');
 });
 
 t.test('no query, no budget, unknown tenant: stable shapes', async (t) => {
