@@ -21,9 +21,7 @@ t.test('a deleted tuple stops being allowed within a poll, not after the TTL', a
   t.notOk(isPromise(read.evaluate(authzRequest(), ctxFor({ user: 'carol' }))), 'cached');
 
   await fga.admin.write({ deletes: [{ user: 'user:carol', relation: 'viewer', object: 'project:acme-web' }] });
-  const before = polls(built);
-  await eventually(t, 'carol is denied', async () => (await decide(read, { user: 'carol' })).kind === 'deny');
-  t.ok(polls(built) - before <= 2, 'within the poll that saw the change (or the next)');
+  await eventually(t, 'carol is denied (the allow TTL is ten minutes)', async () => (await decide(read, { user: 'carol' })).kind === 'deny');
   t.ok((await metricValue(built.metrics, 'authz_rebac_cache_evictions_total', { reason: 'invalidation' })) >= 1);
   t.ok((await metricValue(built.metrics, 'authz_rebac_changes_total')) >= 1);
 
@@ -69,9 +67,8 @@ t.test('the feed survives an outage and catches up', async (t) => {
   const read = built.stage({ relation: 'can_read' });
   t.match(await decide(read, { user: 'bob' }), { kind: 'allow' }, 'bob is a member of acme');
   fga.mode = 'fail500';
-  const p = polls(built);
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(polls(built), p, 'no poll succeeds during the outage');
+  await eventually(t, 'a poll fails',
+    async () => (await metricValue(built.metrics, 'authz_rebac_upstream_errors_total', { op: 'read_changes' })) >= 1);
   t.notOk(isPromise(read.evaluate(authzRequest(), ctxFor({ user: 'bob' }))), 'cached decisions still answer (within their TTL)');
   await fga.admin.write({ deletes: [{ user: 'user:bob', relation: 'member', object: 'org:acme' }] });
   fga.mode = 'pass';
