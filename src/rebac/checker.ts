@@ -12,6 +12,11 @@ export interface FgaCheck {
   readonly object: string;
   /** Request context for CEL conditions. */
   readonly context?: Readonly<Record<string, unknown>>;
+  /**
+   * A string that identifies `context` (equal contexts, equal strings), so a
+   * cache need not serialize it per check; JSON of the context when absent.
+   */
+  readonly contextKey?: string;
   readonly contextualTuples?: readonly TupleKey[];
 }
 

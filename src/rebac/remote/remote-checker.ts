@@ -249,7 +249,7 @@ export class RemoteChecker implements RebacChecker {
   /** Store and model are fixed per checker; the key still names them so a key is meaningful on its own. */
   private keyOf(c: FgaCheck): string {
     let key = `${this.scope}${c.user}\u0001${c.relation}\u0001${c.object}`;
-    if (c.context !== undefined) key += `\u0001${JSON.stringify(c.context)}`;
+    if (c.context !== undefined) key += `\u0001${c.contextKey ?? JSON.stringify(c.context)}`;
     if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) key += `\u0002${JSON.stringify(c.contextualTuples)}`;
     return key;
   }

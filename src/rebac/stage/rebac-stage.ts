@@ -40,6 +40,7 @@ export class RebacStage implements Stage {
     const user = this.subjects.userFor(ctx.principal);
     if (user === undefined) return DENY;
     const context = requestContext(ctx);
+    const contextKey = `${lengthPrefixed(ctx.resource.tenant)}${lengthPrefixed(ctx.principal.tenant)}${ctx.action}`;
     const checks = new Array<FgaCheck>(this.checks.length);
     for (let i = 0; i < this.checks.length; i++) {
       const b = this.checks[i]!;
@@ -47,7 +48,7 @@ export class RebacStage implements Stage {
       if (!OBJECT.test(object) || object.length > 256 || object.endsWith(':*')) {
         throw new StageFailure(REBAC_BAD_REQUEST, 403, `malformed object '${object}'`);
       }
-      checks[i] = { user, relation: b.relation, object, context };
+      checks[i] = { user, relation: b.relation, object, context, contextKey };
     }
     const modelId = this.checker.modelId();
     if (modelId !== undefined) ctx.annotations.fga_model_id = modelId;
@@ -72,6 +73,11 @@ function requestContext(ctx: DecisionContext): Record<string, unknown> {
   if (ctx.principal.tenant !== undefined) out.principal_tenant = ctx.principal.tenant;
   out.action = ctx.action;
   return out;
+}
+
+/** Injective without escaping: `-` for absent, else `<length>:<value>`. */
+function lengthPrefixed(v: string | undefined): string {
+  return v === undefined ? '-' : `${v.length}:${v}`;
 }
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
