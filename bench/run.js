@@ -20,6 +20,8 @@ import { mintBenchCredentials } from './lib/credentials.js';
 import { probeGrpc, probeHttp, runH2load, runWrk } from './lib/drivers.js';
 import { startNoopServer } from './lib/noop-servers.js';
 import { Report } from './lib/report.js';
+import { AUDIT_SCENARIOS, AUDIT_TARGETS } from './lib/scenarios-audit.js';
+import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
 import { ensureTools } from './lib/tools.js';
@@ -41,6 +43,9 @@ const TARGETS = {
   sidecar: {
     start: (ctx) => startSidecar({ config: path.join(BENCH_DIR, 'config/bench.yaml'), cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin }),
   },
+  // Issue 5 (budget backends) and issue 6 (audit to Kafka): bench/lib/scenarios-{budget,audit}.js.
+  ...BUDGET_TARGETS,
+  ...AUDIT_TARGETS,
 };
 
 /**
@@ -57,6 +62,9 @@ const SCENARIOS = [
   { name: 'http_check_1', target: 'sidecar', driver: 'http', concurrency: 1, baseline: 'noop_http_1', request: READ_PROJECT },
   { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },
   { name: 'http_check_16', target: 'sidecar', driver: 'http', concurrency: 16, baseline: 'noop_http_16', request: READ_PROJECT },
+  // Each compared with the same sidecar without the capability, run just before.
+  ...BUDGET_SCENARIOS,
+  ...AUDIT_SCENARIOS,
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -85,7 +93,8 @@ function parseOptions(argv) {
 
 /** The scenarios --only picks, plus the baselines their ratios need. */
 function selectScenarios(prefixes, withBaselines) {
-  if (prefixes.length === 0) return SCENARIOS;
+  // optIn scenarios run only when --only names them.
+  if (prefixes.length === 0) return SCENARIOS.filter((s) => !s.optIn);
   // A full scenario name picks just that one (grpc_check_1 is a prefix of grpc_check_16).
   const matches = (name, p) => (SCENARIOS.some((s) => s.name === p) ? name === p : name.startsWith(p));
   const picked = new Set(SCENARIOS.filter((s) => prefixes.some((p) => matches(s.name, p))).map((s) => s.name));
@@ -156,7 +165,7 @@ function machine() {
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.list) {
-    for (const s of SCENARIOS) log(`${s.name.padEnd(16)} target=${s.target} driver=${s.driver} concurrency=${s.concurrency} baseline=${s.baseline ?? '-'}`);
+    for (const s of SCENARIOS) log(`${s.name.padEnd(28)} target=${s.target} driver=${s.driver} concurrency=${s.concurrency} baseline=${s.baseline ?? '-'}${s.optIn ? ' (opt-in: --only)' : ''}`);
     return;
   }
   checkScenarios(SCENARIOS);
@@ -188,13 +197,15 @@ async function main() {
       let server = running.get(scenario.target);
       if (server === undefined) {
         log(`bench: starting ${scenario.target}`);
-        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR, sidecarBin: opts.sidecarBin });
+        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR, sidecarBin: opts.sidecarBin, log });
         running.set(scenario.target, server);
       }
       await assertAllowed(scenario, server, fixtures);
       log(`bench: ${scenario.name} (${scenario.driver}, concurrency ${scenario.concurrency})`);
       const loadBefore = os.loadavg()[0];
       const before = server.decisionCounts ? await server.decisionCounts() : undefined;
+      // Capability targets check their own counters (budget refusals, audit delivery); see bench/lib/capability-checks.js.
+      const finishChecks = server.beginScenario ? await server.beginScenario(scenario) : undefined;
       const result = await runScenario(scenario, server, fixtures, opts);
       const extra = {
         driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS,
@@ -212,6 +223,7 @@ async function main() {
           throw new Error(`${scenario.name}: the sidecar counted ${extra.decisions} decisions for ${result.requests} responses; its metrics or the route are not what the bench expects`);
         }
       }
+      if (finishChecks) Object.assign(extra, await finishChecks(result, extra, report.lines.get(scenario.baseline)));
       const line = report.add(scenario, result, extra);
       if (line.errors > 0) log(`bench: WARNING ${scenario.name} had ${line.errors} errors/denials`);
       if (lastUse.get(scenario.target) === i) {
