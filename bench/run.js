@@ -22,6 +22,7 @@ import { startNoopServer } from './lib/noop-servers.js';
 import { Report } from './lib/report.js';
 import { AUDIT_SCENARIOS, AUDIT_TARGETS } from './lib/scenarios-audit.js';
 import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
+import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
 import { ensureTools } from './lib/tools.js';
@@ -46,6 +47,8 @@ const TARGETS = {
   // Issue 5 (budget backends) and issue 6 (audit to Kafka): bench/lib/scenarios-{budget,audit}.js.
   ...BUDGET_TARGETS,
   ...AUDIT_TARGETS,
+  // Issue 3 (rebac: embedded, remote cache hit and miss against fga serve): bench/lib/scenarios-rebac.js.
+  ...REBAC_TARGETS,
 };
 
 /**
@@ -65,6 +68,8 @@ const SCENARIOS = [
   // Each compared with the same sidecar without the capability (run first in its group).
   ...BUDGET_SCENARIOS,
   ...AUDIT_SCENARIOS,
+  // Opt-in (--only rebac); compared with grpc_check_1/16, the same sidecar path without rebac.
+  ...REBAC_SCENARIOS,
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -134,6 +139,8 @@ async function assertAllowed(scenario, server, fixtures) {
 
 async function runScenario(scenario, server, fixtures, opts) {
   const common = { durationS: opts.durationS, warmupS: opts.warmupS };
+  // A scenario may bring its own driver (rebac_miss_16: one h2load per distinct request).
+  if (scenario.run) return scenario.run({ port: server.ports.grpc, outDir: OUT_DIR, scenario, ...common });
   if (scenario.driver === 'grpc') {
     return runH2load({
       port: server.ports.grpc, bodyFile: fixtures.grpcBodyFile, streams: scenario.concurrency,
