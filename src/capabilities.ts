@@ -5,12 +5,14 @@ import type { Capability, CapabilityDeps, CapabilityFactory } from './decision/c
 
 import { createAuditCapability } from './audit/index.js';
 import { createBudgetCapability } from './budget/index.js';
+import { createPolicyCapability } from './policy/index.js';
 import { createRebacCapability } from './rebac/index.js';
 
 // Order matters at shutdown: capabilities close in this order after the
 // servers stop, and audit goes last so it records every decision made.
 const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [
   ['rebac', createRebacCapability],
+  ['policy', createPolicyCapability],
   ['budget', createBudgetCapability],
   ['audit', createAuditCapability],
 ];

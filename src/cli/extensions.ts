@@ -5,6 +5,10 @@ import { UsageError, usageError, type CliIo } from './io.js';
 
 export async function runExtension(command: string, args: string[], io: CliIo): Promise<number | undefined> {
   if (command === 'fga') return fgaCommand(args, io);
+  if (command === 'policy') {
+    const { policyEvalCommand } = await import('../policy/index.js');
+    return policyEvalCommand(args, { ...io, stdin: process.stdin });
+  }
   if (command === 'audit') {
     const [sub, ...rest] = args;
     const audit = await import('../audit/index.js');

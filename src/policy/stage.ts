@@ -86,7 +86,9 @@ class PolicyStage implements Stage {
 
     try {
       const verdict = interpretResultSet(resultSet);
-      if (verdict.responseHeaders !== undefined) ctx.annotations.policy_response_headers = verdict.responseHeaders;
+      if (verdict.responseHeaders !== undefined && verdict.result.kind === 'allow') {
+        return { ...verdict.result, responseHeaders: verdict.responseHeaders };
+      }
       return verdict.result;
     } catch (err) {
       if (!(err instanceof BadPolicyResult)) throw err;

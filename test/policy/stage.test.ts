@@ -50,8 +50,8 @@ t.test('result shapes through the stage', async (t) => {
 
   const decision = policyStage(cap, { entrypoint: 'data.standin.decision' });
   r = evaluate(decision, 'read');
-  t.same(r.result, { kind: 'allow', headers: { 'x-standin': 'yes' } }, 'object allow with upstream headers');
-  t.same(r.ctx.annotations.policy_response_headers, { 'x-standin-resp': '1' });
+  t.same(r.result, { kind: 'allow', headers: { 'x-standin': 'yes' }, responseHeaders: { 'x-standin-resp': '1' } },
+    'object allow: upstream headers, and response_headers_to_add for the client');
   r = evaluate(decision, 'write');
   t.same(r.result, { kind: 'deny', status: 429, reason: 'not_readable', headers: { 'retry-after': '7' }, body: 'nope' },
     'object deny: status, sanitized reason, headers, body');
