@@ -5,7 +5,7 @@
 //   Object.assign(extra, await finish(result, extra, baselineLine));
 //
 // `finish` throws when the counters say the figures cannot be trusted.
-import { readCounters } from './metrics-text.js';
+import { fetchMetrics, readCounters } from './metrics-text.js';
 
 /** Counter deltas between two readCounters() results. */
 export function deltas(before, after) {
@@ -29,7 +29,7 @@ export function withCounterCheck(sidecar, counters, judge, { settle } = {}) {
         // Zero denials: a deny is cheap, and a bench of denials measures nothing.
         if (extra.denied > 0) {
           throw new Error(`${scenario.name}: the sidecar denied ${extra.denied} requests during the run; ` +
-            'the figures would be of denials, not of the capability. Sidecar log tail:\n' + sidecar.logTail());
+            `the figures would be of denials, not of the capability. Denials since it started:\n${await denialLines(sidecar.ports.admin)}`);
         }
         if (settle) await settle();
         const d = deltas(before, await readCounters(sidecar.ports.admin, counters));
@@ -44,4 +44,10 @@ export function withCounterCheck(sidecar, counters, judge, { settle } = {}) {
 export function sideBySide(baselineLine) {
   if (baselineLine === undefined) return {};
   return { baseline_rps: baselineLine.rps, baseline_p99_ms: baselineLine.p99_ms };
+}
+
+/** The sidecar's authz_decisions_total samples for denials (reason and stage), for the failure message. */
+async function denialLines(adminPort) {
+  const text = await fetchMetrics(adminPort);
+  return text.split('\n').filter((l) => l.startsWith('authz_decisions_total{') && l.includes('result="deny"')).join('\n');
 }
