@@ -12,6 +12,7 @@ import type { BudgetMetrics } from './metrics.js';
 import type { Meter } from './plan.js';
 import { CHARGE_LUA, LuaScript, RECONCILE_LUA, RETURN_LUA } from './redis-scripts.js';
 import { toMicro } from './units.js';
+import { timeLimit } from '../util/time-limit.js';
 
 export interface RedisBackendOptions {
   readonly url: string;
@@ -363,17 +364,5 @@ function redactUrl(url: string): string {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+  return timeLimit(p, ms, () => new Error(`timed out after ${ms} ms`));
 }

@@ -3,6 +3,7 @@
 // is a deny. Stages that answer synchronously never cost a promise.
 import type { AuthzRequest, DecisionContext, DenyStatus, Stage, StageResult } from './types.js';
 import { StageFailure } from './stage-failure.js';
+import { timeLimit } from '../util/time-limit.js';
 
 /** The engine's verdict before enforcement mode and headers are applied. */
 export type StageVerdict =
@@ -154,21 +155,7 @@ class DeadlineError extends Error {}
 
 /** Rejects at the absolute deadline unless the promise settles first. */
 export function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
-  const remaining = deadline - performance.now();
-  if (remaining <= 0) return Promise.reject(new DeadlineError(DEADLINE_EXCEEDED));
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DeadlineError(DEADLINE_EXCEEDED)), remaining);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+  return timeLimit(p, deadline - performance.now(), () => new DeadlineError(DEADLINE_EXCEEDED));
 }
 
 export { DeadlineError };

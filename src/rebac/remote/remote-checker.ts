@@ -21,6 +21,7 @@ import { FgaClient } from './fga-client.js';
 import type { BatchItemOutcome } from './fga-client.js';
 import { InvalidationRule } from './invalidation-rule.js';
 import { UpstreamError } from './upstream-error.js';
+import { timeLimit } from '../../util/time-limit.js';
 
 export interface RemoteCheckerOptions {
   config: RemoteConfig;
@@ -277,17 +278,5 @@ function boundedBy<T>(p: Promise<T>, deadline: number): Promise<T> {
     p.catch(() => undefined);
     return Promise.reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'no time left for OpenFGA'));
   }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'request deadline reached waiting for OpenFGA')), remaining);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+  return timeLimit(p, remaining, () => new StageFailure(REBAC_UNAVAILABLE, 503, 'request deadline reached waiting for OpenFGA'));
 }
