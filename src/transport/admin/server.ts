@@ -1,9 +1,9 @@
 // Admin port: liveness, readiness (config, keys and every capability a route
 // needs have loaded), Prometheus metrics, and capability admin APIs.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
+import { listen } from '../listen.js';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -47,18 +47,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<{ port
     }
     json(res, 404, { error: 'not found' });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  // Scrapes and probes need no grace.
+  return listen(server, opts.host, opts.port, 0);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

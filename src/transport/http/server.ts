@@ -2,11 +2,11 @@
 // and allowed headers; 200 allows and its headers are candidates for
 // allowed_upstream_headers; 401/403/429/503 deny with a JSON body.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { authzRequestFromHttp } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
+import { listen } from '../listen.js';
 
 export interface HttpAuthzServerOptions {
   readonly host: string;
@@ -49,18 +49,7 @@ export async function startHttpAuthzServer(
     const body = JSON.stringify({ error: 'bad request', reason: status === 431 ? 'header_too_large' : 'malformed_request' });
     socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  return listen(server, opts.host, opts.port);
 }
 
 function respond(res: ServerResponse, decision: Decision): void {

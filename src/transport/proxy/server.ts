@@ -3,12 +3,12 @@
 // headers set (any the client sent under those names are removed first, so
 // they cannot be spoofed); a denied one is answered here.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { authzRequestFromHttp } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
+import { listen } from '../listen.js';
 
 export interface ProxyServerOptions {
   readonly host: string;
@@ -81,17 +81,12 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
       forward(req, res, decision);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  const listening = await listen(server, opts.host, opts.port);
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        proxy.close();
-      }),
+    port: listening.port,
+    close: async () => {
+      await listening.close();
+      proxy.close();
+    },
   };
 }
