@@ -1,6 +1,8 @@
 // Decision → envoy.service.auth.v3.CheckResponse, as the plain object
 // protobufjs encodes. Envoy reads `status.code`: OK allows, anything else
-// denies and sends `denied_response` downstream.
+// denies and sends `denied_response` downstream. The server writes the same
+// message by hand (check-response-writer.ts); this object form is the readable
+// definition of what it writes, and the tests hold the two byte-for-byte equal.
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
 import { GrpcCode } from './grpc-status.js';
@@ -10,7 +12,7 @@ import { GrpcCode } from './grpc-status.js';
 // old to know append_action treats an unset `append` as "replace" — the same
 // overwrite semantics either way, so a stage's header can never be appended to
 // a client-supplied value of the same name.
-const OVERWRITE_IF_EXISTS_OR_ADD = 2;
+export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
 const DENY_CODE: Readonly<Record<number, GrpcCode>> = {
   401: GrpcCode.UNAUTHENTICATED,

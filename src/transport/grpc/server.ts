@@ -21,7 +21,7 @@ import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck, type DecodedCheckRequest } from '../../request/from-check-request.js';
-import { checkResponseFor } from './check-response.js';
+import { encodeCheckResponseFrame } from './check-response-writer.js';
 import { frameMessage, readUnaryBody } from './grpc-frame.js';
 import { createGrpcMetrics, type GrpcMetrics } from './grpc-metrics.js';
 import { GrpcCode, encodeGrpcMessage } from './grpc-status.js';
@@ -233,7 +233,7 @@ class GrpcAuthzServer {
     if (call.malformed && decision.allowed) decision = transportDeny(403, 'malformed_request', this.metrics);
     let frame: Buffer;
     try {
-      frame = frameMessage(this.codec.CheckResponse.encode(checkResponseFor(decision)).finish());
+      frame = encodeCheckResponseFrame(decision);
     } catch (err) {
       this.opts.log.error({ err: String(err) }, 'cannot encode CheckResponse');
       call.answered = false;

@@ -1,0 +1,66 @@
+// The hand-written CheckResponse writer must produce exactly what protobufjs
+// encodes for checkResponseFor(decision), the readable definition of the
+// response, and decode back to it.
+import t from 'tap';
+import type { Decision } from '../../../src/decision/types.js';
+import { checkResponseFor } from '../../../src/transport/grpc/check-response.js';
+import { encodeCheckResponseFrame } from '../../../src/transport/grpc/check-response-writer.js';
+import { frameMessage, readUnaryBody } from '../../../src/transport/grpc/grpc-frame.js';
+import { grpcCodec } from '../../../src/transport/grpc/proto-codec.js';
+
+const { CheckResponse } = grpcCodec();
+const ID = '2f1c0a9e-4b7d-4c55-9a0e-3d1e7b6c5a41';
+
+function decision(over: Partial<Decision>): Decision {
+  return {
+    decisionId: ID,
+    allowed: true,
+    status: 200,
+    reason: 'allowed',
+    stage: 'engine',
+    mode: 'deny',
+    upstreamHeaders: { 'x-authz-decision-id': ID, 'x-authz-principal': 'alice', 'x-authz-tenant': 'acme', 'x-authz-roles': 'viewer' },
+    responseHeaders: { 'x-authz-decision-id': ID },
+    annotations: {},
+    durationSeconds: 0.0001,
+    ...over,
+  };
+}
+
+const cases: Array<[string, Decision]> = [
+  ['allow with identity headers', decision({})],
+  ['allow, no headers at all (decision id added to both lists)', decision({ upstreamHeaders: {}, responseHeaders: {} })],
+  ['allow with client response headers and a warning', decision({
+    responseHeaders: { 'x-authz-decision-id': ID, 'x-budget-remaining': '17', 'x-authz-warning': 'would deny: rbac_denied' },
+  })],
+  ['allow with non-ASCII and long header values', decision({
+    upstreamHeaders: { 'x-authz-principal': 'zoë@exämple — 日本', 'x-long': 'v'.repeat(300), 'x-empty': '' },
+  })],
+  ['deny 401 with the default body', decision({ allowed: false, status: 401, reason: 'token_expired', stage: 'identity', upstreamHeaders: {} })],
+  ['deny 403', decision({ allowed: false, status: 403, reason: 'tenant_mismatch', stage: 'tenant' })],
+  ['deny 429 with budget headers', decision({
+    allowed: false, status: 429, reason: 'budget_exhausted', stage: 'budget',
+    responseHeaders: { 'x-authz-decision-id': ID, 'retry-after': '30' },
+  })],
+  ['deny 503', decision({ allowed: false, status: 503, reason: 'deadline_exceeded', stage: 'engine', responseHeaders: {} })],
+  ['deny with a policy body and its own content type', decision({
+    allowed: false, status: 403, reason: 'policy_denied', stage: 'policy',
+    responseHeaders: { 'x-authz-decision-id': ID, 'Content-Type': 'text/plain; charset=utf-8' },
+    body: `nope — ${'ü'.repeat(9000)}`,
+  })],
+  ['deny with a non-ASCII reason', decision({ allowed: false, status: 403, reason: 'refusé', stage: 'policy' })],
+];
+
+for (const [name, d] of cases) {
+  t.test(name, async (t) => {
+    const expected = frameMessage(CheckResponse.encode(checkResponseFor(d)).finish());
+    const actual = encodeCheckResponseFrame(d);
+    t.equal(actual.toString('hex'), Buffer.from(expected).toString('hex'), 'same bytes as protobufjs');
+    const read = readUnaryBody(actual);
+    t.equal(read.kind, 'message', 'one gRPC-framed message');
+    if (read.kind !== 'message') return;
+    const decoded = CheckResponse.toObject(CheckResponse.decode(read.message), { enums: Number, longs: Number });
+    const reference = CheckResponse.toObject(CheckResponse.fromObject(checkResponseFor(d)), { enums: Number, longs: Number });
+    t.same(decoded, reference, 'decodes to checkResponseFor(decision)');
+  });
+}
