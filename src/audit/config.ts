@@ -34,7 +34,9 @@ export const auditConfigSchema = z.strictObject({
   sinks: z.array(sinkSchema).min(1),
   queue: z.strictObject({ capacity: z.number().int().positive().default(20_000) }).prefault({}),
   batch: z.strictObject({
-    max_events: z.number().int().positive().default(500),
+    // Kafka batches are encoded on the event loop: 500 events held decisions
+    // back (p99 ~24 ms in bench/), 100 kept p99 ~6 ms at the same throughput.
+    max_events: z.number().int().positive().default(100),
     max_wait_ms: z.number().int().nonnegative().default(50),
   }).prefault({}),
   spool: z.strictObject({
