@@ -1,25 +1,30 @@
 // One prom-client registry per sidecar instance (tests run several in one
 // process). Rooms add their own metrics to `registry`; the ones every decision
 // touches live here so the hot path reaches them without a lookup by name.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 export class SidecarMetrics {
   readonly registry = new Registry();
 
+  // The two metrics every decision touches are kept out of prom-client's
+  // per-call path, which hashes the label object and validates labels on
+  // every inc()/observe() (~1 µs a decision, measured): counts are kept in
+  // plain cells and handed to the Counter when it is collected; the latency
+  // histogram keeps its own bucket arrays (DecisionLatencyHistogram below).
   readonly decisions = new Counter({
     name: 'authz_decisions_total',
     help: 'Decisions by result (allow, deny, dryrun_allow, warn_allow), reason code and deciding stage.',
     labelNames: ['result', 'reason', 'stage'] as const,
     registers: [this.registry],
+    collect: () => this.flushDecisionCounts(),
   });
 
-  readonly decisionSeconds = new Histogram({
-    name: 'authz_decision_duration_seconds',
-    help: 'Time from request normalized to decision made.',
-    labelNames: ['transport'] as const,
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-    registers: [this.registry],
-  });
+  readonly decisionSeconds = new DecisionLatencyHistogram(
+    'authz_decision_duration_seconds',
+    'Time from request normalized to decision made.',
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    this.registry,
+  );
 
   readonly identityFailures = new Counter({
     name: 'authz_identity_failures_total',
@@ -35,31 +40,125 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
-  // prom-client hashes the label object on every inc(); the label sets on the
-  // hot path are few, so their children are looked up once and kept.
-  private readonly decisionChildren = new Map<string, { inc(): void }>();
-  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+  /** result → stage → reason → count not yet handed to `decisions`. */
+  private readonly pendingDecisions = new Map<string, Map<string, Map<string, DecisionCount>>>();
+  /** The cell counted last: consecutive decisions usually share their labels. */
+  private lastDecision: DecisionCount | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   countDecision(result: string, reason: string, stage: string): void {
-    const key = `${result}\u0000${reason}\u0000${stage}`;
-    let child = this.decisionChildren.get(key);
-    if (child === undefined) {
-      child = this.decisions.labels(result, reason, stage);
-      this.decisionChildren.set(key, child);
+    let cell = this.lastDecision;
+    if (cell === undefined || cell.result !== result || cell.reason !== reason || cell.stage !== stage) {
+      cell = this.decisionCell(result, reason, stage);
+      this.lastDecision = cell;
     }
-    child.inc();
+    cell.pending++;
   }
 
   observeDecision(transport: string, seconds: number): void {
-    let child = this.latencyChildren.get(transport);
-    if (child === undefined) {
-      child = this.decisionSeconds.labels(transport);
-      this.latencyChildren.set(transport, child);
+    this.decisionSeconds.observe(transport, seconds);
+  }
+
+  private decisionCell(result: string, reason: string, stage: string): DecisionCount {
+    let byStage = this.pendingDecisions.get(result);
+    if (byStage === undefined) this.pendingDecisions.set(result, (byStage = new Map()));
+    let byReason = byStage.get(stage);
+    if (byReason === undefined) byStage.set(stage, (byReason = new Map()));
+    let cell = byReason.get(reason);
+    if (cell === undefined) byReason.set(reason, (cell = { result, reason, stage, pending: 0 }));
+    return cell;
+  }
+
+  private flushDecisionCounts(): void {
+    for (const byStage of this.pendingDecisions.values()) {
+      for (const byReason of byStage.values()) {
+        for (const cell of byReason.values()) {
+          if (cell.pending === 0) continue;
+          this.decisions.inc({ result: cell.result, reason: cell.reason, stage: cell.stage }, cell.pending);
+          cell.pending = 0;
+        }
+      }
     }
-    child.observe(seconds);
+  }
+}
+
+interface DecisionCount {
+  readonly result: string;
+  readonly reason: string;
+  readonly stage: string;
+  pending: number;
+}
+
+interface HistogramValue {
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+  readonly metricName: string;
+}
+
+/** One label value's buckets (not cumulative), sum and count. */
+interface LatencySeries {
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram with one label, `transport`, that registers itself on a
+ * prom-client Registry and renders exactly like a prom-client Histogram
+ * (`_bucket{le=…}` cumulative, `+Inf`, `_sum`, `_count`). observe() is a
+ * bucket search over a typed array and two additions.
+ */
+export class DecisionLatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly bounds: Float64Array;
+  private series = new Map<string, LatencySeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    bounds: readonly number[],
+    registry: Registry,
+  ) {
+    this.bounds = Float64Array.from(bounds);
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(transport: string, seconds: number): void {
+    let s = this.series.get(transport);
+    if (s === undefined) {
+      s = { buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 };
+      this.series.set(transport, s);
+    }
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    if (i < bounds.length) s.buckets[i]!++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  /** What prom-client's Registry reads from a metric (its own Histogram's get() shape). */
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: HistogramValue[] }> {
+    const values: HistogramValue[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const [transport, s] of this.series) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        cumulative += s.buckets[i]!;
+        values.push({ labels: { le: this.bounds[i]!, transport }, value: cumulative, metricName: bucketName });
+      }
+      values.push({ labels: { le: '+Inf', transport }, value: s.count, metricName: bucketName });
+      values.push({ labels: { transport }, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { transport }, value: s.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    this.series = new Map();
   }
 }
