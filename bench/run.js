@@ -4,6 +4,7 @@
 //
 //   node bench/run.js [--only PREFIX[,PREFIX]] [--duration S] [--warmup S]
 //                     [--no-baseline] [--cpu-prof] [--sidecar-bin PATH] [--list]
+//                     [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
 // A scenario names a target (a server process to start), a driver (grpc via
 // h2load, http via wrk), a concurrency, and the no-op scenario it is compared
@@ -22,6 +23,7 @@ import { startNoopServer } from './lib/noop-servers.js';
 import { Report } from './lib/report.js';
 import { AUDIT_SCENARIOS, AUDIT_TARGETS } from './lib/scenarios-audit.js';
 import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
+import { POLICY_1, POLICY_16, POLICY_TARGETS } from './lib/scenarios-policy.js';
 import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
@@ -49,6 +51,8 @@ const TARGETS = {
   ...AUDIT_TARGETS,
   // Issue 3 (rebac: embedded, remote cache hit and miss against fga serve): bench/lib/scenarios-rebac.js.
   ...REBAC_TARGETS,
+  // Issue 4 (policy stage; the test stand-in module unless --policy-bundle): bench/lib/scenarios-policy.js.
+  ...POLICY_TARGETS,
 };
 
 /**
@@ -59,8 +63,10 @@ const TARGETS = {
 const SCENARIOS = [
   { name: 'noop_http2_1', target: 'noop_http2', driver: 'grpc', concurrency: 1 },
   { name: 'grpc_check_1', target: 'sidecar', driver: 'grpc', concurrency: 1, baseline: 'noop_http2_1', request: READ_PROJECT },
+  POLICY_1, // compared with grpc_check_1: the same path plus the policy stage
   { name: 'noop_http2_16', target: 'noop_http2', driver: 'grpc', concurrency: 16 },
   { name: 'grpc_check_16', target: 'sidecar', driver: 'grpc', concurrency: 16, baseline: 'noop_http2_16', request: READ_PROJECT },
+  POLICY_16, // compared with grpc_check_16
   { name: 'noop_http_1', target: 'noop_http', driver: 'http', concurrency: 1 },
   { name: 'http_check_1', target: 'sidecar', driver: 'http', concurrency: 1, baseline: 'noop_http_1', request: READ_PROJECT },
   { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },
@@ -85,6 +91,8 @@ function parseOptions(argv) {
       'cpu-prof': { type: 'boolean', default: false },
       'sidecar-bin': { type: 'string' },
       list: { type: 'boolean', default: false },
+      'policy-bundle': { type: 'string' },
+      'policy-entrypoint': { type: 'string' },
     },
   });
   const durationS = Number(values.duration);
@@ -93,7 +101,8 @@ function parseOptions(argv) {
   if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error('--warmup takes whole seconds ≥ 0');
   const prefixes = (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean);
   return { prefixes, durationS, warmupS, withBaselines: !values['no-baseline'], cpuProf: values['cpu-prof'], list: values.list,
-    sidecarBin: values['sidecar-bin'] && path.resolve(values['sidecar-bin']) };
+    sidecarBin: values['sidecar-bin'] && path.resolve(values['sidecar-bin']),
+    policyBundle: values['policy-bundle'] && path.resolve(values['policy-bundle']), policyEntrypoint: values['policy-entrypoint'] };
 }
 
 /** The scenarios --only picks, plus the baselines their ratios need. */
@@ -204,7 +213,8 @@ async function main() {
       let server = running.get(scenario.target);
       if (server === undefined) {
         log(`bench: starting ${scenario.target}`);
-        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR, sidecarBin: opts.sidecarBin, log });
+        server = await TARGETS[scenario.target].start({ cpuProfDir, outDir: OUT_DIR, sidecarBin: opts.sidecarBin, log,
+          policyBundle: opts.policyBundle, policyEntrypoint: opts.policyEntrypoint });
         running.set(scenario.target, server);
       }
       await assertAllowed(scenario, server, fixtures);
