@@ -50,6 +50,13 @@ export interface DecodedHttpRequest {
   id?: string | null;
   method?: string | null;
   headers?: Record<string, string> | null;
+  /**
+   * The `headers` map as the gRPC reader found it on the wire: name, value,
+   * name, value... in arrival order. Used instead of `headers` when present
+   * (it saves building an object per request); a name the map repeats is
+   * treated like a repeated header.
+   */
+  headerEntries?: string[] | null;
   headerMap?: { headers?: DecodedHeaderValue[] | null } | null;
   path?: string | null;
   host?: string | null;

@@ -55,7 +55,9 @@ export function authzRequestFromCheck(
     const rawHeaders = http.headerMap?.headers;
     const collected = rawHeaders != null && rawHeaders.length > 0
       ? fromHeaderList(rawHeaders)
-      : fromHeaderMap(http.headers);
+      : http.headerEntries != null
+        ? fromHeaderEntries(http.headerEntries)
+        : fromHeaderMap(http.headers);
     req.headers = collected.headers;
     req.headerList = collected.list;
     malformed ??= collected.malformed;
@@ -115,6 +117,22 @@ function fromHeaderMap(map: Record<string, string> | null | undefined): Collecte
   }
   if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
   return { headers, list, malformed };
+}
+
+/** The `headers` map read straight off the wire (see DecodedHttpRequest.headerEntries). */
+function fromHeaderEntries(entries: readonly string[]): CollectedHeaders {
+  const headers = Object.create(null) as Record<string, string>;
+  const list: Array<readonly [string, string]> = [];
+  let bytes = 0;
+  for (let i = 0; i + 1 < entries.length; i += 2) {
+    const name = entries[i]!.toLowerCase();
+    const value = entries[i + 1]!;
+    bytes += name.length + value.length;
+    const prior = headers[name];
+    headers[name] = prior === undefined ? value : `${prior},${value}`;
+    list.push([name, value]);
+  }
+  return { headers, list, malformed: bytes > MAX_HEADER_BYTES ? 'header_too_large' : undefined };
 }
 
 /** `header_map` (encode_raw_headers): every occurrence, values possibly as raw bytes. */

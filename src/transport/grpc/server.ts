@@ -4,7 +4,9 @@
 // throughput of a no-op node:http2 responder, and this server answers one
 // small unary call per proxied request. The gRPC wire protocol for unary calls
 // is small — POST, application/grpc, one length-prefixed message each way,
-// status in trailers — so we speak it ourselves with a protobufjs codec.
+// status in trailers — so we speak it ourselves: CheckRequest and
+// CheckResponse are read and written by hand (check-request-reader.ts,
+// check-response-writer.ts), the health messages with protobufjs.
 //
 // Hot path: one state object per stream; every listener is a shared function
 // (`this` is the stream); header and trailer objects are frozen constants; when
@@ -20,7 +22,8 @@ import { randomUUID } from 'node:crypto';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
-import { authzRequestFromCheck, type DecodedCheckRequest } from '../../request/from-check-request.js';
+import { authzRequestFromCheck } from '../../request/from-check-request.js';
+import { decodeCheckRequest } from './check-request-reader.js';
 import { encodeCheckResponseFrame } from './check-response-writer.js';
 import { frameMessage, readUnaryBody } from './grpc-frame.js';
 import { createGrpcMetrics, type GrpcMetrics } from './grpc-metrics.js';
@@ -186,7 +189,7 @@ class GrpcAuthzServer {
   private check(stream: GrpcStream, call: Call, message: Buffer): void {
     let req: AuthzRequest;
     try {
-      req = authzRequestFromCheck(this.codec.CheckRequest.decode(message) as unknown as DecodedCheckRequest);
+      req = authzRequestFromCheck(decodeCheckRequest(message));
     } catch {
       // A message that does not decode is answered as a CheckResponse deny
       // (PERMISSION_DENIED, denied_response 403, reason malformed_request),
