@@ -139,7 +139,8 @@ class GrpcAuthzServer {
     };
     stream.on('data', onData);
     stream.on('end', onEnd);
-    stream.on('close', onClose);
+    // 'close' matters only while a decision is pending (see check()): most
+    // answers are written synchronously, and a listener per stream is not free.
   }
 
   /** The whole request body has arrived. */
@@ -213,7 +214,11 @@ class GrpcAuthzServer {
       this.answerDecision(stream, call, result);
       return;
     }
-    call.timer = setTimeout(onDecisionTimeout, Math.min(budget ?? this.maxDecisionMs, this.maxDecisionMs), stream);
+    if (!stream.closed) {
+      // The safety-net deadline, dropped if the client goes away first.
+      call.timer = setTimeout(onDecisionTimeout, Math.min(budget ?? this.maxDecisionMs, this.maxDecisionMs), stream);
+      stream.once('close', onClose);
+    }
     result.then(
       (decision) => this.answerDecision(stream, call, decision),
       (err: unknown) => {
