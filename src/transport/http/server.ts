@@ -22,6 +22,9 @@ export async function startHttpAuthzServer(
   const { decide, log } = opts;
   const adapterOpts = { pathPrefix: opts.pathPrefix };
   const server = createServer({ maxHeaderSize: 64 * 1024 + 1024 }, (req, res) => {
+    // Envoy does not read a Date from its authz server; not sending one saves
+    // a header's formatting, validation and bytes on every decision.
+    res.sendDate = false;
     // Envoy may forward the body (with_request_body); we never read it, but
     // it must be consumed for the connection to be reused.
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) req.resume();
