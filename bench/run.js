@@ -15,6 +15,7 @@ import os from 'node:os';
 import { setTimeout } from 'node:timers';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { acquireRunLock } from './lib/run-lock.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
@@ -189,6 +190,7 @@ async function main() {
   ensureTools(log);
 
   mkdirSync(OUT_DIR, { recursive: true });
+  acquireRunLock(OUT_DIR);
   const info = machine();
   writeFileSync(path.join(OUT_DIR, 'machine.json'), `${JSON.stringify(info, null, 2)}\n`);
   log(`bench: ${info.nproc} cores (${info.cpu}), node ${info.node}, load ${info.loadavg.join(' ')}; ` +
