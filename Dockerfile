@@ -20,9 +20,12 @@ COPY package.json ./
 COPY bin ./bin
 COPY proto ./proto
 COPY config ./config
-# Run as the image's unprivileged user; the sidecar needs no root and no writable
-# root filesystem except the audit directories mounted for it.
+# The default config records decisions under /app/audit (hash-chained JSONL and
+# the spool); mount a volume there to keep them. Everything else is read-only.
+RUN mkdir -p /app/audit && chown node:node /app/audit
+# Run as the image's unprivileged user; the sidecar needs no root.
 USER node
+VOLUME ["/app/audit"]
 EXPOSE 9191 9192 9090 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
