@@ -1,6 +1,7 @@
 // The `audit:` config section. Relative directories resolve against the
 // config file's directory (CapabilityDeps.baseDir).
 import { z } from 'zod';
+import { describeIssues } from '../config/parse-section.js';
 
 const kafkaSinkSchema = z.strictObject({
   brokers: z.array(z.string().min(1)).min(1),
@@ -60,10 +61,7 @@ export type SpoolConfig = AuditConfig['spool'];
 /** Parses the raw section, throwing an Error whose message names every bad field. */
 export function parseAuditConfig(section: unknown): AuditConfig {
   const parsed = auditConfigSchema.safeParse(section);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `audit.${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid audit config: ${issues.join('; ')}`);
-  }
+  if (!parsed.success) throw new Error(`invalid audit config: ${describeIssues(parsed.error.issues, 'audit')}`);
   const kafkaSinks = parsed.data.sinks.filter((s) => 'kafka' in s).length;
   if (kafkaSinks > 1) throw new Error('invalid audit config: audit.sinks: at most one kafka sink');
   return parsed.data;

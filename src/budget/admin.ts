@@ -4,11 +4,12 @@
 //   POST /budget/tenants/:t/reset          forget the tenant's counters
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseOrThrow, tenantLimitsSchema } from './config.js';
+import { tenantLimitsSchema } from './config.js';
 import type { BudgetCore } from './core.js';
 import { checkMergedLimits } from './limits-check.js';
 import { meterKey, mergeLimits } from './plan.js';
 import { fromMicro } from './units.js';
+import { parseSection } from '../config/parse-section.js';
 
 export interface BudgetAdmin {
   /** True when the path is the budget API's (the response is then handled, possibly asynchronously). */
@@ -107,7 +108,7 @@ async function setLimits(core: BudgetCore, tenant: string, req: IncomingMessage,
     return json(res, 400, { error: `body must be JSON tenant limits: ${(err as Error).message}` });
   }
   try {
-    const limits = parseOrThrow(tenantLimitsSchema, body, 'limits');
+    const limits = parseSection(tenantLimitsSchema, body, 'limits');
     checkMergedLimits(mergeLimits(core.config.defaults, limits), 'limits (with budget.defaults)');
     core.plans.setLimits(tenant, limits);
   } catch (err) {

@@ -2,6 +2,7 @@
 // refusal names the path that is wrong (`budget.tenants.acme.daily: ...`).
 import { z } from 'zod';
 import { MAX_UNITS } from './units.js';
+import { parseSection } from '../config/parse-section.js';
 
 const units = z
   .number({ error: 'must be a number (units, e.g. USD)' })
@@ -140,14 +141,6 @@ export const budgetRouteOptionsSchema = z
 
 export type BudgetRouteOptions = z.infer<typeof budgetRouteOptionsSchema>;
 
-/** Validates with one Error naming every bad path under `where`. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
-  throw new Error(problems.join('; '));
-}
-
 export function parseBudgetConfig(section: unknown): BudgetConfig {
-  return parseOrThrow(budgetConfigSchema, section, 'budget');
+  return parseSection(budgetConfigSchema, section, 'budget');
 }

@@ -5,11 +5,12 @@
 import type { AuthzRequest, DecisionContext, Stage, StageResult } from '../decision/types.js';
 import type { StageFactory } from '../decision/stage-registry.js';
 import { isPromise } from './backend.js';
-import { budgetRouteOptionsSchema, parseOrThrow, type RouteClass } from './config.js';
+import { budgetRouteOptionsSchema, type RouteClass } from './config.js';
 import type { BudgetCore } from './core.js';
 import { respond, CLASS_HEADER } from './outcome.js';
 import { buildMeters } from './plan.js';
 import { parseCostMicro, toMicro } from './units.js';
+import { parseSection } from '../config/parse-section.js';
 
 class BudgetStage implements Stage {
   readonly name = 'budget';
@@ -65,7 +66,7 @@ export function budgetStageFactory(core: BudgetCore): StageFactory {
   return {
     name: 'budget',
     create(options: unknown): Stage {
-      const opts = parseOrThrow(budgetRouteOptionsSchema, options, 'options');
+      const opts = parseSection(budgetRouteOptionsSchema, options, 'options');
       const fixed = opts.cost ?? (opts.cost_header === undefined ? DEFAULT_COST : undefined);
       return new BudgetStage(core, opts.class, opts.per_principal, fixed === undefined ? undefined : toMicro(fixed),
         opts.cost_header);

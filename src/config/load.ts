@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { sidecarConfigSchema, type SidecarConfig } from './schema.js';
 import { applyEnvOverrides } from './env-overrides.js';
+import { describeIssues } from './parse-section.js';
 
 export interface LoadedConfig {
   readonly config: SidecarConfig;
@@ -48,8 +49,7 @@ export function parseConfig(
   const raw = applyEnvOverrides(doc as Record<string, unknown>, opts.env ?? {});
   const parsed = sidecarConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`config ${where}: ${problems.join('; ')}`);
+    throw new ConfigError(`config ${where}: ${describeIssues(parsed.error.issues)}`);
   }
   return { config: parsed.data, file: opts.file, baseDir: opts.baseDir ?? process.cwd(), raw };
 }

@@ -1,6 +1,7 @@
 // The `policy:` config section and the policy stage's route options. Every
 // refusal names the path that is wrong (`policy.bundle: ...`).
 import { z } from 'zod';
+import { parseSection } from '../config/parse-section.js';
 
 const positiveMs = z.number().int().positive();
 
@@ -98,15 +99,8 @@ export const policyStageOptionsSchema = z
 
 export type PolicyStageOptions = z.output<typeof policyStageOptionsSchema>;
 
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
-  throw new Error(problems.join('; '));
-}
-
 export function parsePolicyConfig(section: unknown): PolicyConfig {
-  return parseOrThrow(policyConfigSchema, section, 'policy');
+  return parseSection(policyConfigSchema, section, 'policy');
 }
 
 /** "data.authz.allow", "authz.allow" and "/authz/allow" all name the entrypoint "authz/allow". */

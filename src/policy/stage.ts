@@ -7,11 +7,12 @@ import type { StageFactory, StageFactoryContext } from '../decision/stage-regist
 import type { AuthzRequest, DecisionContext, Stage, StageResult } from '../decision/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { ActivePolicy } from './activation.js';
-import { normalizeEntrypoint, parseOrThrow, policyStageOptionsSchema } from './config.js';
+import { normalizeEntrypoint, policyStageOptionsSchema } from './config.js';
 import { PolicyEvalError } from './evaluator.js';
 import { buildPolicyInput } from './input.js';
 import type { PolicyMetrics } from './metrics.js';
 import { BadPolicyResult, POLICY_ERROR, interpretResultSet } from './result.js';
+import { parseSection } from '../config/parse-section.js';
 
 export const POLICY_UNAVAILABLE = 'policy_unavailable';
 const DEADLINE_EXCEEDED = 'deadline_exceeded';
@@ -37,7 +38,7 @@ export function policyStageFactory(deps: PolicyStageDeps): StageFactory {
   return {
     name: 'policy',
     create(options: unknown, ctx: StageFactoryContext): Stage {
-      const opts = parseOrThrow(policyStageOptionsSchema, options, 'options');
+      const opts = parseSection(policyStageOptionsSchema, options, 'options');
       const entrypoint = opts.entrypoint === undefined ? undefined : normalizeEntrypoint(opts.entrypoint);
       const current = deps.slot.current;
       if (entrypoint !== undefined && current !== undefined && current.evaluator.entrypointId(entrypoint) === undefined) {

@@ -3,6 +3,7 @@
 // the names OpenFGA's own CLI uses (FGA_API_TOKEN, FGA_CLIENT_SECRET, ...), so
 // a config file checked into git never has to hold them.
 import { z } from 'zod';
+import { parseSection } from '../config/parse-section.js';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const ulid = (what: string) => z.string().regex(ULID, { error: `must be an OpenFGA ${what} (a 26-character ULID)` });
@@ -110,13 +111,6 @@ export type RemoteConfig = z.output<typeof remoteSchema>;
 export type EmbeddedConfig = z.output<typeof embeddedSchema>;
 export type SubjectConfig = z.output<typeof userSchema>;
 
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
-  throw new Error(problems.join('; '));
-}
-
 /**
  * Environment variables (OpenFGA CLI names) that override the remote section:
  * FGA_API_URL, FGA_STORE_ID, FGA_MODEL_ID, FGA_API_TOKEN, and for client
@@ -156,5 +150,5 @@ export function applyRebacEnv(section: unknown, env: NodeJS.ProcessEnv): unknown
 }
 
 export function parseRebacConfig(section: unknown, env: NodeJS.ProcessEnv = {}): RebacConfig {
-  return parseOrThrow(rebacConfigSchema, applyRebacEnv(section, env), 'rebac');
+  return parseSection(rebacConfigSchema, applyRebacEnv(section, env), 'rebac');
 }

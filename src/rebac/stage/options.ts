@@ -8,7 +8,7 @@
 // ("org::tenant" is type `org`, id = the route's :tenant). Without `object`
 // a check is on the route's resource (`<resource.type>:<resource.id>`).
 import { z } from 'zod';
-import { parseOrThrow } from '../config.js';
+import { parseSection } from '../../config/parse-section.js';
 
 const name = z.string().regex(/^[^:#@\s]{1,254}$/, { error: 'must be an OpenFGA relation name (no :, #, @ or spaces)' });
 
@@ -39,5 +39,5 @@ export function parseRouteOptions(options: unknown): RebacRouteOptions {
   if (options === undefined || options === null) {
     throw new Error('needs a relation, e.g. `{ rebac: { relation: can_read } }`');
   }
-  return parseOrThrow(routeOptionsSchema, options, 'options');
+  return parseSection(routeOptionsSchema, options, 'options');
 }
