@@ -81,6 +81,14 @@ export class EmbeddedFileSource {
     this.listener = listener;
     watchFile(this.opts.modelPath, { interval: intervalMs, persistent: false }, listener);
     if (this.opts.tuplesPath) watchFile(this.opts.tuplesPath, { interval: intervalMs, persistent: false }, listener);
+    // watchFile takes its baseline stat asynchronously: an edit made between
+    // the initial load and that baseline would never fire. One reload once the
+    // watchers are armed catches it (reload compares contents, so it is a
+    // no-op when nothing changed).
+    const settle = setTimeout(() => {
+      if (this.listener === listener) listener();
+    }, intervalMs);
+    settle.unref();
   }
 
   close(): void {
