@@ -5,14 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { AuthzRequest, Peer } from '../decision/types.js';
 import { normalizePath } from './normalize-path.js';
-import type { DecodedCheckRequest, DecodedHeaderValue, DecodedMetadata, DecodedPeer } from './check-request-types.js';
+import { collectHeaders, MAX_HEADER_BYTES, type CollectedHeaders } from './header-list.js';
+import type { DecodedCheckRequest, DecodedHttpRequest, DecodedMetadata, DecodedPeer } from './check-request-types.js';
 import { StructTooDeepError, structToJson } from './check-request-struct.js';
 import { decodedCheckRequestFromJson } from './check-request-json.js';
 
 export type { DecodedCheckRequest } from './check-request-types.js';
 
-/** Total bytes of header names and values we accept (Envoy's own default limit is 60 KiB). */
-export const MAX_HEADER_BYTES = 64 * 1024;
+export { MAX_HEADER_BYTES } from './header-list.js';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
 const NO_PEER: Peer = Object.freeze({ address: undefined, port: undefined, principal: undefined, labels: EMPTY });
@@ -52,15 +52,10 @@ export function authzRequestFromCheck(
   if (attrs == null || http == null) malformed = 'missing_attributes';
 
   if (http != null) {
-    const rawHeaders = http.headerMap?.headers;
-    const collected = rawHeaders != null && rawHeaders.length > 0
-      ? fromHeaderList(rawHeaders)
-      : http.headerEntries != null
-        ? fromHeaderEntries(http.headerEntries)
-        : fromHeaderMap(http.headers);
+    const { collected, malformed: headerProblem } = checkHeaders(http);
     req.headers = collected.headers;
-    req.headerList = collected.list;
-    malformed ??= collected.malformed;
+    req.headerList = collected.headerList;
+    malformed ??= headerProblem;
 
     const target = http.path ?? '';
     const q = target.indexOf('?');
@@ -93,69 +88,41 @@ export function checkRequestFromJson(json: unknown): AuthzRequest {
   return authzRequestFromCheck(decodedCheckRequestFromJson(json), 'cli');
 }
 
-interface CollectedHeaders {
-  headers: Record<string, string>;
-  list: Array<readonly [string, string]>;
-  malformed: string | undefined;
+interface CheckHeaders {
+  readonly collected: CollectedHeaders;
+  readonly malformed: string | undefined;
 }
 
-/** `headers`: Envoy already merged repeats with ','; one list entry per name. */
-function fromHeaderMap(map: Record<string, string> | null | undefined): CollectedHeaders {
-  const headers = Object.create(null) as Record<string, string>;
-  const list: Array<readonly [string, string]> = [];
-  let bytes = 0;
+/**
+ * One header semantics for every transport (collectHeaders): from `header_map`
+ * (encode_raw_headers: every occurrence, values possibly raw bytes), else the
+ * `headers` map as read off the wire, else the decoded map (JSON input).
+ */
+function checkHeaders(http: DecodedHttpRequest): CheckHeaders {
+  let flat: string[];
   let malformed: string | undefined;
-  if (map != null) {
-    for (const key of Object.keys(map)) {
-      const name = key.toLowerCase();
-      const value = map[key] ?? '';
-      bytes += name.length + value.length;
-      const prior = headers[name];
-      headers[name] = prior === undefined ? value : `${prior},${value}`;
-      list.push([name, value]);
+  const raw = http.headerMap?.headers;
+  if (raw != null && raw.length > 0) {
+    flat = [];
+    for (const hv of raw) {
+      let value = hv.value ?? '';
+      const bytes = hv.rawValue;
+      if (bytes != null && bytes.length > 0) {
+        if (!isUtf8(bytes)) malformed ??= 'header_not_utf8';
+        value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+      }
+      flat.push(hv.key ?? '', value);
     }
+  } else if (http.headerEntries != null) {
+    flat = http.headerEntries;
+  } else {
+    flat = [];
+    const map = http.headers;
+    if (map != null) for (const key of Object.keys(map)) flat.push(key, map[key] ?? '');
   }
-  if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
-  return { headers, list, malformed };
-}
-
-/** The `headers` map read straight off the wire (see DecodedHttpRequest.headerEntries). */
-function fromHeaderEntries(entries: readonly string[]): CollectedHeaders {
-  const headers = Object.create(null) as Record<string, string>;
-  const list: Array<readonly [string, string]> = [];
-  let bytes = 0;
-  for (let i = 0; i + 1 < entries.length; i += 2) {
-    const name = entries[i]!.toLowerCase();
-    const value = entries[i + 1]!;
-    bytes += name.length + value.length;
-    const prior = headers[name];
-    headers[name] = prior === undefined ? value : `${prior},${value}`;
-    list.push([name, value]);
-  }
-  return { headers, list, malformed: bytes > MAX_HEADER_BYTES ? 'header_too_large' : undefined };
-}
-
-/** `header_map` (encode_raw_headers): every occurrence, values possibly as raw bytes. */
-function fromHeaderList(values: readonly DecodedHeaderValue[]): CollectedHeaders {
-  const headers = Object.create(null) as Record<string, string>;
-  const list: Array<readonly [string, string]> = [];
-  let bytes = 0;
-  let malformed: string | undefined;
-  for (const hv of values) {
-    const name = (hv.key ?? '').toLowerCase();
-    let value = hv.value ?? '';
-    const raw = hv.rawValue;
-    if (raw != null && raw.length > 0) {
-      if (!isUtf8(raw)) malformed ??= 'header_not_utf8';
-      value = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
-    }
-    bytes += name.length + value.length;
-    const prior = headers[name];
-    headers[name] = prior === undefined ? value : `${prior},${value}`;
-    list.push([name, value]);
-  }
-  if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
-  return { headers, list, malformed };
+  const collected = collectHeaders(flat);
+  if (collected.bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
+  return { collected, malformed };
 }
 
 /** Repeated parameters are joined with ',' (like headers) so no reader can pick a different one than policy saw. */

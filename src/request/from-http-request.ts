@@ -6,12 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthzRequest, Peer } from '../decision/types.js';
-import { collectHeaders, firstHeader, headerCount } from './header-list.js';
+import { collectHeaders, firstHeader, headerCount, MAX_HEADER_BYTES } from './header-list.js';
 import { normalizePath } from './normalize-path.js';
 import { escapeLatin1Bytes, parseQuery, splitRequestTarget } from './request-target.js';
 
 /** Headers larger than this in total make a request `header_too_large`. */
-export const MAX_HEADER_BYTES = 64 * 1024;
 /** A client-chosen x-request-id longer than this is replaced by one of ours. */
 const MAX_REQUEST_ID_LENGTH = 256;
 

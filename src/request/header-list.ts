@@ -2,15 +2,19 @@
 // kept in arrival order (so identity and tenant resolution can refuse a header
 // sent twice), plus a map view with repeated values joined.
 
+/** Total bytes of header names and values a request may carry (Envoy's own default limit is 60 KiB). */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
 export interface CollectedHeaders {
   readonly headers: Record<string, string>;
   readonly headerList: Array<readonly [string, string]>;
-  /** Approximate bytes on the wire: `name: value\r\n` per header. */
+  /** Bytes of all names and values, compared with MAX_HEADER_BYTES. */
   readonly bytes: number;
 }
 
 /**
- * Collect Node's `rawHeaders` ([name, value, name, value, ...]).
+ * Collect a flat header list ([name, value, name, value, ...]): Node's
+ * `rawHeaders`, or the CheckRequest's headers as read off the wire.
  * Repeated headers are joined with ','; `cookie` with '; ' (how HTTP/2 says
  * split cookie headers are rejoined); `set-cookie` keeps its first value,
  * because cookie values may contain ',' — the full list is in headerList.
@@ -23,7 +27,7 @@ export function collectHeaders(rawHeaders: readonly string[]): CollectedHeaders 
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
-    bytes += name.length + value.length + 4;
+    bytes += name.length + value.length;
     headerList.push([name, value]);
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
