@@ -22,7 +22,7 @@ export interface SidecarOptions {
   readonly log?: Logger;
   /** Watch the config file and apply changes (default: true when loaded from a file). */
   readonly watch?: boolean;
-  /** Wait for keys, models and bundles before listening (default: true). */
+  /** Resolve only once keys, models and bundles have loaded (default: true). Servers listen either way. */
   readonly waitReady?: boolean;
   /** Start the configured servers (default: true; `check` decides offline). */
   readonly listen?: boolean;
@@ -58,9 +58,13 @@ export class Sidecar {
     const sidecar = new Sidecar(opts.loaded, log);
     warnOnDevelopmentKeys(opts.loaded, log);
     try {
-      if (opts.waitReady ?? true) await sidecar.waitReady();
-      else void sidecar.waitReady().catch(() => undefined);
+      // Listen first: while keys, models and bundles load, /readyz answers 503
+      // and gRPC health NOT_SERVING, and any request is denied (fail closed).
+      const ready = sidecar.waitReady();
+      ready.catch(() => undefined); // handled below; must not surface as unhandled if listen() throws first
       if (opts.listen ?? true) await sidecar.listen();
+      if (opts.waitReady ?? true) await ready;
+      else ready.catch((err: unknown) => log.error({ error: (err as Error).message }, 'not ready'));
       if ((opts.watch ?? true) && opts.loaded.file) sidecar.watchConfig(opts.loaded.file);
     } catch (err) {
       await sidecar.close();
