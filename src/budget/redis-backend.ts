@@ -79,7 +79,11 @@ export class RedisBackend implements BudgetBackend {
     });
     this.client.on('ready', () => void this.recover());
     this.client.on('close', () => {
-      if (!this.closing) this.markDown('connection closed');
+      if (this.closing) return;
+      // A dropped connection is often how an outage is noticed first (before
+      // any charge fails): it is an error an operator must see in the metrics.
+      if (this.up) this.opts.metrics.redisErrors.inc({ op: 'connection' });
+      this.markDown('connection closed');
     });
     if (opts.leases !== undefined) {
       this.leases = new LeaseBook(opts.leases.ttlMs);
