@@ -1,7 +1,7 @@
 // A real redis-server for the budget scenarios: Debian's, on a free loopback
 // port, without persistence (nothing the bench writes is worth keeping, and a
 // background save would compete for the two cores). When redis-server is not
-// on PATH the bench installs it with scripts/ensure-redis.sh, loudly.
+// on PATH the bench installs it with scripts/ensure-test-deps.sh, loudly.
 import { setTimeout } from 'node:timers';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
@@ -9,20 +9,20 @@ import { fileURLToPath } from 'node:url';
 import { spawnServer, untilReady } from './child-process.js';
 import { freePorts } from './sidecar-process.js';
 
-const ENSURE_REDIS = fileURLToPath(new URL('../../scripts/ensure-redis.sh', import.meta.url));
+const ENSURE_REDIS = fileURLToPath(new URL('../../scripts/ensure-test-deps.sh', import.meta.url));
 const LISTEN_TIMEOUT_MS = 10_000;
 
 function redisOnPath() {
   return spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Makes sure redis-server exists, running scripts/ensure-redis.sh (apt-get, as root) when it does not. */
+/** Makes sure redis-server exists, running scripts/ensure-test-deps.sh (apt-get, as root) when it does not. */
 export function ensureRedis(log) {
   if (redisOnPath()) return;
-  log('bench: redis-server not found; running: sh scripts/ensure-redis.sh (apt-get install redis-server)');
+  log('bench: redis-server not found; running: sh scripts/ensure-test-deps.sh (apt-get install redis-server)');
   const r = spawnSync('sh', [ENSURE_REDIS], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0 || !redisOnPath()) {
-    throw new Error('redis-server is missing and scripts/ensure-redis.sh did not install it (needs root); the budget redis scenarios cannot run');
+    throw new Error('redis-server is missing and scripts/ensure-test-deps.sh did not install it (needs root); the budget redis scenarios cannot run');
   }
 }
 

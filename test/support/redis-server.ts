@@ -9,7 +9,7 @@ import type { Test } from 'tap';
 export function redisUnavailableReason(): string | undefined {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error !== undefined || probe.status !== 0) {
-    return 'redis-server is not on PATH (run scripts/ensure-redis.sh: apt-get install redis-server)';
+    return 'redis-server is not on PATH (run scripts/ensure-test-deps.sh: apt-get install redis-server)';
   }
   return undefined;
 }
