@@ -6,6 +6,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
+import { PRINCIPAL_HEADER, ROLES_HEADER, TENANT_HEADER, WARNING_HEADER } from './owned-headers.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -26,11 +27,8 @@ export const ANONYMOUS: Principal = Object.freeze({
   source: 'anonymous',
 });
 
-/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers). */
-export const PRINCIPAL_HEADER = 'x-authz-principal';
-export const TENANT_HEADER = 'x-authz-tenant';
-export const ROLES_HEADER = 'x-authz-roles';
-export const WARNING_HEADER = 'x-authz-warning';
+/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers); the registry is owned-headers.ts. */
+export { PRINCIPAL_HEADER, TENANT_HEADER, ROLES_HEADER, WARNING_HEADER } from './owned-headers.js';
 
 export interface AuthorizerOptions {
   readonly routes: RouteMatcher;

@@ -1,13 +1,19 @@
 // Inline mode: the sidecar is the service's front door. Each request is
 // decided first; an allowed one is forwarded to the upstream with the identity
-// headers set (any the client sent under those names are removed first, so
-// they cannot be spoofed); a denied one is answered here.
+// headers set (every owned header the client sent — owned-headers.ts — is
+// removed first, so none can be spoofed); a denied one is answered here.
+// Header values go through headerValue() and any unexpected exception is this
+// request's 503 internal_error: nothing thrown here can stop the process.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
+import { isOwnedHeader } from '../../decision/owned-headers.js';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
-import { authzRequestFromHttp } from '../../request/from-http-request.js';
+import type { SidecarMetrics } from '../../observability/metrics.js';
+import { authzRequestFromHttp, NODE_MAX_HEADERS_COUNT } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
+import { headerValue } from '../header-value.js';
+import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
 import { listen } from '../listen.js';
 
 export interface ProxyServerOptions {
@@ -17,9 +23,8 @@ export interface ProxyServerOptions {
   readonly decide: (req: AuthzRequest) => Decision | Promise<Decision>;
   readonly log: Logger;
   readonly upstreamTimeoutMs?: number;
+  readonly metrics?: SidecarMetrics;
 }
-
-const IDENTITY_HEADER_PREFIX = 'x-authz-';
 
 export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port: number; close(): Promise<void> }> {
   const proxy = httpProxy.createProxyServer({
@@ -40,23 +45,34 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
     }
   });
 
+  const internal = createInternalErrors(opts.log, opts.metrics);
+
   const forward = (req: IncomingMessage, res: ServerResponse, decision: Decision) => {
     if (!decision.allowed) {
       const body = denyBody(decision);
-      res.writeHead(decision.status, {
-        ...decision.responseHeaders,
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      });
+      const headers: Record<string, string | number> = {};
+      for (const name in decision.responseHeaders) headers[name] = headerValue(decision.responseHeaders[name]!);
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+      res.writeHead(decision.status, headers);
       res.end(body);
       return;
     }
     for (const name of Object.keys(req.headers)) {
-      if (name.startsWith(IDENTITY_HEADER_PREFIX)) delete req.headers[name];
+      if (isOwnedHeader(name)) delete req.headers[name];
     }
-    for (const [name, value] of Object.entries(decision.upstreamHeaders)) req.headers[name] = value;
-    for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
+    // Node's http client validates these when http-proxy writes them: encode first.
+    for (const name in decision.upstreamHeaders) req.headers[name] = headerValue(decision.upstreamHeaders[name]!);
+    for (const name in decision.responseHeaders) res.setHeader(name, headerValue(decision.responseHeaders[name]!));
     proxy.web(req, res);
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse, decision: Decision) => {
+    try {
+      forward(req, res, decision);
+    } catch (err) {
+      failClosed(res, internal, err);
+    }
   };
 
   const server = createServer((req, res) => {
@@ -64,23 +80,20 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
     try {
       decision = opts.decide(authzRequestFromHttp(req, {}));
     } catch (err) {
-      opts.log.error({ error: (err as Error).message }, 'decision failed; denying');
-      res.writeHead(503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'unavailable', reason: 'internal_error' }));
+      failClosed(res, internal, err);
       return;
     }
     if (decision instanceof Promise) {
       decision.then(
-        (d) => forward(req, res, d),
-        () => {
-          res.writeHead(503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: 'unavailable', reason: 'internal_error' }));
-        },
+        (d) => answer(req, res, d),
+        (err: unknown) => failClosed(res, internal, err),
       );
     } else {
-      forward(req, res, decision);
+      answer(req, res, decision);
     }
   });
+  // See the HTTP ext_authz server: headers past Node's count limit are dropped silently.
+  server.maxHeadersCount = NODE_MAX_HEADERS_COUNT;
   const listening = await listen(server, opts.host, opts.port);
   return {
     port: listening.port,
@@ -89,4 +102,17 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
       proxy.close();
     },
   };
+}
+
+function failClosed(res: ServerResponse, internal: InternalErrors, err: unknown): void {
+  internal.record('proxy', err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // A header a failed forward() set must not ride on the deny.
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  const body = JSON.stringify({ error: 'unavailable', reason: 'internal_error' });
+  res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
