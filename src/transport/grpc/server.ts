@@ -118,7 +118,10 @@ interface Call {
   size: number;
   answered: boolean;
   timer: NodeJS.Timeout | undefined;
-  malformed: boolean;
+  /** The request's `malformed` reason: it is never answered with an allow. */
+  malformed: string | undefined;
+  /** Answered before the client finished sending: the message timer resets the stream. */
+  draining: boolean;
   /** Bytes of this call counted in the server's `buffered` (released once). */
   buffered: number;
   /** The request's headers, for headers_to_remove on allow. */
@@ -192,8 +195,9 @@ class GrpcAuthzServer {
       size: 0,
       answered: false,
       timer: undefined,
-      malformed: false,
+      malformed: undefined,
       buffered: 0,
+      draining: false,
       headerList: undefined,
     };
     this.waiting.add(stream);
@@ -216,7 +220,13 @@ class GrpcAuthzServer {
     call.rest = undefined;
   }
 
-  /** Deny every Check still sending its message since before the last tick. */
+  /** An answered stream whose client may still be sending: reset by the message timer if still open. */
+  drainLater(stream: GrpcStream, call: Call): void {
+    call.draining = true;
+    this.waiting.add(stream);
+  }
+
+  /** Deny every Check still sending its message since before the last tick; reset drained streams. */
   private expireWaiting(): void {
     const expired = this.waitingLong;
     this.waitingLong = this.waiting;
@@ -224,10 +234,20 @@ class GrpcAuthzServer {
     for (const stream of expired) {
       const call = stream[CALL];
       if (call === undefined) continue;
+      if (stream.closed || stream.destroyed) {
+        this.settle(stream, call); // reset by the client mid-message: release what it sent
+        continue;
+      }
+      if (call.draining) {
+        // Answered long enough ago for the trailers to be out: stop the sender.
+        if (call.answered) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        else this.waiting.add(stream);
+        continue;
+      }
       this.settle(stream, call);
-      if (call.answered || stream.closed || stream.destroyed) continue;
+      if (call.answered) continue;
       this.unreadable(stream, call, 'message_timeout', 'the request message did not arrive in time');
-      stopReading(stream);
+      stopReading(stream, call);
     }
   }
 
@@ -296,7 +316,7 @@ class GrpcAuthzServer {
   }
 
   private decideAndAnswer(stream: GrpcStream, call: Call, req: AuthzRequest): void {
-    call.malformed = req.malformed !== undefined;
+    call.malformed = req.malformed;
     call.headerList = req.headerList;
     const budget = call.timeoutMs === undefined ? undefined : decisionBudget(call.timeoutMs);
     let result: Decision | Promise<Decision>;
@@ -335,7 +355,7 @@ class GrpcAuthzServer {
     }
     // Belt and braces: a request we could not read never gets an OK, even
     // from a decide() that forgot to check `malformed`.
-    if (call.malformed && decision.allowed) decision = transportDeny(403, 'malformed_request', this.metrics);
+    if (call.malformed !== undefined && decision.allowed) decision = transportDeny(403, call.malformed, this.metrics);
     let frame: Buffer;
     try {
       frame = encodeCheckResponseFrame(decision, call.headerList);
@@ -390,11 +410,11 @@ function onData(this: GrpcStream, chunk: Buffer): void {
     server.settle(this, call);
     server.unreadable(this, call, 'message_too_large', `request message larger than ${server.maxMessageBytes} bytes`,
       GrpcCode.RESOURCE_EXHAUSTED);
-    stopReading(this);
+    stopReading(this, call);
   } else if (server.buffered > server.maxBufferedBytes) {
     server.settle(this, call);
     server.unreadable(this, call, 'overloaded', 'too many request bytes pending', GrpcCode.RESOURCE_EXHAUSTED);
-    stopReading(this);
+    stopReading(this, call);
   }
 }
 
@@ -413,17 +433,18 @@ function onEnd(this: GrpcStream): void {
   }
 }
 
-/** The answer is complete; stop the client from sending the rest of its message. */
-function stopReading(stream: GrpcStream): void {
+/**
+ * The answer is given; stop the client from sending the rest of its message
+ * with RST_STREAM NO_ERROR (the gRPC spec's "I have answered, stop sending").
+ * A trailers-only answer is complete at once. An answer with a message is
+ * not: node drops trailers still queued when the stream is reset, so the
+ * stream is left to the message timer (`answered` is set, so what it still
+ * sends is discarded, not buffered) and reset there if still open.
+ */
+function stopReading(stream: GrpcStream, call: Call): void {
   if (stream.closed || stream.destroyed) return;
-  // Once the answer is written, reset with NO_ERROR (the gRPC spec's way to
-  // say "I have answered, stop sending"); before it, immediately.
-  if (stream.headersSent) stream.once('finish', closeNoError);
+  if (call.rpc === Rpc.Check) call.server.drainLater(stream, call);
   else stream.close(http2.constants.NGHTTP2_NO_ERROR);
-}
-
-function closeNoError(this: GrpcStream): void {
-  if (!this.closed) this.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 function onClose(this: GrpcStream): void {
