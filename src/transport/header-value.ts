@@ -51,3 +51,15 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => `%${b.toStr
 export function isHeaderName(name: string): boolean {
   return name.length > 0 && /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name);
 }
+
+/** `headers` with every value through headerValue(): the same object when all are plain (the usual case). */
+export function headerValues(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  let out: Record<string, string> | undefined;
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (isPlainHeaderValue(value)) continue;
+    out ??= { ...headers };
+    out[name] = percentEncode(value);
+  }
+  return out ?? headers;
+}

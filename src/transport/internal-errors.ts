@@ -9,8 +9,6 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 /** Distinct kinds kept as labels; past this every new kind is `other` (bounded cardinality). */
 const MAX_KINDS = 32;
 
-export const INTERNAL_ERROR_REASON = 'internal_error';
-
 export interface InternalErrors {
   /** Count and (first time per kind) log an exception contained on `transport`'s answer path. */
   record(transport: string, err: unknown): void;

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { sidecarConfigSchema } from '../../src/config/schema.js';
 import type { Decision } from '../../src/decision/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { SidecarMetrics } from '../../src/observability/metrics.js';
@@ -25,6 +26,12 @@ function capturedLog(): { log: ReturnType<typeof createLogger>; lines: () => Arr
     log: createLogger('info', out),
     lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
   };
+}
+
+/** The proxy section as the config schema fills it in, on an ephemeral loopback port. */
+function proxyConfig(upstream: string) {
+  const cfg = sidecarConfigSchema.parse({ server: { proxy: { enabled: true, host: '127.0.0.1', port: 0, upstream } } });
+  return { ...cfg.server.proxy, upstream };
 }
 
 /** A header name Node refuses (a space): writeHead throws ERR_INVALID_HTTP_TOKEN. */
@@ -81,16 +88,15 @@ t.test('inline proxy: the same containment, nothing reaches the upstream', async
   const metrics = new SidecarMetrics({ defaultMetrics: false });
   const { log } = capturedLog();
   let bad = true;
-  const proxy = await startProxyServer({ host: '127.0.0.1', port: 0, log, metrics,
-    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-    decide: () => (bad ? unwritable() : allowDecision()) });
+  const proxy = await startProxyServer({ config: proxyConfig(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`),
+    log, metrics, decide: () => (bad ? unwritable() : allowDecision()) });
   t.teardown(() => proxy.close());
   const res = await request(`http://127.0.0.1:${proxy.port}/x`);
   t.equal(res.statusCode, 503);
   t.match(await res.body.json(), { reason: 'internal_error' });
   t.equal(reached, 0);
   t.equal(await internalErrors(metrics, 'proxy'), 1);
-  const thrown = await startProxyServer({ host: '127.0.0.1', port: 0, log, metrics, upstream: 'http://127.0.0.1:1',
+  const thrown = await startProxyServer({ config: proxyConfig('http://127.0.0.1:1'), log, metrics,
     decide: () => { throw new TypeError('boom'); } });
   t.teardown(() => thrown.close());
   const res2 = await request(`http://127.0.0.1:${thrown.port}/x`);

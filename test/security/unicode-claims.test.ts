@@ -4,7 +4,7 @@
 // Now every value that goes into a header is percent-encoded UTF-8
 // (transport/header-value.ts): reversible with decodeURIComponent, visible ASCII
 // on the wire. Real sidecar, real HTTP, real gRPC, the real inline proxy.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -25,7 +25,7 @@ const HOSTILE: ReadonlyArray<{ name: string; sub: string; roles: string[] }> = [
   { name: 'lone surrogate and spaces at the ends', sub: ' x\ud800y ', roles: ['editor'] },
 ];
 
-async function upstreamRecorder(t: Tap): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
+async function upstreamRecorder(t: Test): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
   const seen: IncomingHttpHeaders[] = [];
   const upstream = createServer((req, res) => {
     seen.push(req.headers);
@@ -35,9 +35,8 @@ async function upstreamRecorder(t: Tap): Promise<{ port: number; seen: IncomingH
   t.teardown(() => upstream.close());
   return { port: (upstream.address() as AddressInfo).port, seen };
 }
-type Tap = typeof t;
 
-async function startAll(t: Tap): Promise<{ s: TestSidecar; seen: IncomingHttpHeaders[]; grpc: AuthzClient }> {
+async function startAll(t: Test): Promise<{ s: TestSidecar; seen: IncomingHttpHeaders[]; grpc: AuthzClient }> {
   const { port, seen } = await upstreamRecorder(t);
   const loopback = { host: '127.0.0.1', port: 0 };
   const s = await startTestSidecar(t, {
@@ -49,7 +48,7 @@ async function startAll(t: Tap): Promise<{ s: TestSidecar; seen: IncomingHttpHea
   return { s, seen, grpc };
 }
 
-async function stillServing(t: Tap, s: TestSidecar, grpc: AuthzClient): Promise<void> {
+async function stillServing(t: Test, s: TestSidecar, grpc: AuthzClient): Promise<void> {
   const health = await request(s.url('admin', '/healthz'));
   t.equal(health.statusCode, 200, 'admin still answers');
   await health.body.dump();

@@ -30,10 +30,12 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHt
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
+import { DEADLINE_EXCEEDED } from '../../decision/reason-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck } from '../../request/from-check-request.js';
-import { createInternalErrors, INTERNAL_ERROR_REASON, type InternalErrors } from '../internal-errors.js';
+import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
+import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
 import { decodeCheckRequest, MessageLimitExceeded } from './check-request-reader.js';
 import { encodeCheckResponseFrame } from './check-response-writer.js';
 import { FRAME_HEADER_BYTES, frameMessage, readUnaryBody } from './grpc-frame.js';
@@ -324,7 +326,7 @@ class GrpcAuthzServer {
       result = this.opts.decide(req, budget);
     } catch (err) {
       this.internal.record('grpc', err);
-      this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR_REASON, this.metrics));
+      this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR, this.metrics));
       return;
     }
     if (!isPromise(result)) {
@@ -340,7 +342,7 @@ class GrpcAuthzServer {
       (decision) => this.answerDecision(stream, call, decision),
       (err: unknown) => {
         this.internal.record('grpc', err);
-        this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR_REASON, this.metrics));
+        this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR, this.metrics));
       },
     );
   }
@@ -362,7 +364,7 @@ class GrpcAuthzServer {
     } catch (err) {
       // Still a deny Envoy enforces, from a Decision we know encodes.
       this.internal.record('grpc', err);
-      frame = encodeCheckResponseFrame(transportDeny(503, INTERNAL_ERROR_REASON, this.metrics));
+      frame = encodeCheckResponseFrame(transportDeny(503, INTERNAL_ERROR, this.metrics));
     }
     this.metrics?.checkOk.inc();
     respondMessage(stream, frame);
@@ -428,7 +430,7 @@ function onEnd(this: GrpcStream): void {
   } catch (err) {
     // Nothing above should throw; if it does, this call is denied and the server keeps serving.
     call.server.internal.record('grpc', err);
-    if (call.rpc === Rpc.Check) call.server.answerDecision(this, call, transportDeny(503, INTERNAL_ERROR_REASON, call.server.metrics));
+    if (call.rpc === Rpc.Check) call.server.answerDecision(this, call, transportDeny(503, INTERNAL_ERROR, call.server.metrics));
     else call.server.answerError(this, call, GrpcCode.INTERNAL, 'internal error');
   }
 }
@@ -462,7 +464,7 @@ function onDecisionTimeout(stream: GrpcStream): void {
   if (call === undefined || call.answered) return;
   call.timer = undefined;
   call.server.opts.log.warn({ rpc: 'Check' }, 'decide() missed its deadline; denying');
-  call.server.answerDecision(stream, call, transportDeny(503, 'deadline_exceeded', call.server.metrics));
+  call.server.answerDecision(stream, call, transportDeny(503, DEADLINE_EXCEEDED, call.server.metrics));
 }
 
 function onStreamError(this: GrpcStream, _err: Error): void {

@@ -3,6 +3,7 @@
 // allowed_upstream_headers; 401/403/429/503 deny with a JSON body.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
+import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
@@ -131,7 +132,7 @@ function failClosed(res: ServerResponse, internal: InternalErrors, err: unknown)
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: 'unavailable', reason: 'internal_error' });
+  const body = JSON.stringify({ error: 'unavailable', reason: INTERNAL_ERROR });
   res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

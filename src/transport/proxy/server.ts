@@ -1,118 +1,176 @@
-// Inline mode: the sidecar is the service's front door. Each request is
-// decided first; an allowed one is forwarded to the upstream with the identity
-// headers set (every owned header the client sent — owned-headers.ts — is
-// removed first, so none can be spoofed); a denied one is answered here.
-// Header values go through headerValue() and any unexpected exception is this
-// request's 503 internal_error: nothing thrown here can stop the process.
+// Inline mode: the sidecar is the service's front door. Each request —
+// including a WebSocket upgrade, and before a `100-continue` body is sent — is
+// decided first; an allowed one is forwarded to the upstream over pooled
+// keep-alive connections (upstream-pool.ts) with the client's owned headers
+// removed and the decision's set (forwarded-headers.ts); a denied one is
+// answered here with the JSON deny body. The decision is never skipped, and
+// an upstream failure is a 502/504 JSON answer naming the reason. Every
+// header value the decision made goes through headerValue(), and anything
+// thrown while answering is that request's 503 internal_error (counted in
+// authz_internal_errors_total): nothing here can stop the process.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import httpProxy from 'http-proxy';
-import { isOwnedHeader } from '../../decision/owned-headers.js';
+import type { Duplex } from 'node:stream';
+import type { ProxyConfig } from '../../config/schema.js';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
+import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
 import { authzRequestFromHttp, NODE_MAX_HEADERS_COUNT } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
-import { headerValue } from '../header-value.js';
-import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
+import { headerValues } from '../header-value.js';
+import { createInternalErrors } from '../internal-errors.js';
 import { listen } from '../listen.js';
+import { trustedProxies, upstreamRequestHeaders, type OutgoingHeaders } from './forwarded-headers.js';
+import { createProxyMetrics } from './proxy-metrics.js';
+import { joinSockets, writeRawResponse } from './tunnel.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 
 export interface ProxyServerOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly upstream: string;
+  readonly config: ProxyConfig & { readonly upstream: string };
   readonly decide: (req: AuthzRequest) => Decision | Promise<Decision>;
   readonly log: Logger;
-  readonly upstreamTimeoutMs?: number;
-  readonly metrics?: SidecarMetrics;
+  readonly metrics: SidecarMetrics;
 }
 
+const ERROR_TEXT: Record<number, string> = {
+  408: 'request timeout', 413: 'payload too large', 502: 'bad gateway', 503: 'unavailable', 504: 'gateway timeout',
+};
+
 export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port: number; close(): Promise<void> }> {
-  const proxy = httpProxy.createProxyServer({
-    target: opts.upstream,
-    xfwd: true,
-    proxyTimeout: opts.upstreamTimeoutMs ?? 30_000,
-    timeout: opts.upstreamTimeoutMs ?? 30_000,
-  });
-  proxy.on('error', (err, _req, res) => {
-    opts.log.warn({ error: err.message }, 'upstream error');
-    const out = res as ServerResponse;
-    if ('headersSent' in out && !out.headersSent) {
-      const body = JSON.stringify({ error: 'bad gateway', reason: 'upstream_unavailable' });
-      out.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      out.end(body);
-    } else if ('destroy' in out) {
-      out.destroy();
-    }
-  });
+  const cfg = opts.config;
+  const metrics = createProxyMetrics(opts.metrics, new URL(cfg.upstream).host);
+  const pool = new UpstreamPool(cfg.upstream, cfg, metrics);
+  const isTrusted = trustedProxies(cfg.trusted_proxies);
+  const log = opts.log;
+  const internal = createInternalErrors(log, opts.metrics);
 
-  const internal = createInternalErrors(opts.log, opts.metrics);
-
-  const forward = (req: IncomingMessage, res: ServerResponse, decision: Decision) => {
-    if (!decision.allowed) {
-      const body = denyBody(decision);
-      const headers: Record<string, string | number> = {};
-      for (const name in decision.responseHeaders) headers[name] = headerValue(decision.responseHeaders[name]!);
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(body);
-      res.writeHead(decision.status, headers);
-      res.end(body);
-      return;
-    }
-    for (const name of Object.keys(req.headers)) {
-      if (isOwnedHeader(name)) delete req.headers[name];
-    }
-    // Node's http client validates these when http-proxy writes them: encode first.
-    for (const name in decision.upstreamHeaders) req.headers[name] = headerValue(decision.upstreamHeaders[name]!);
-    for (const name in decision.responseHeaders) res.setHeader(name, headerValue(decision.responseHeaders[name]!));
-    proxy.web(req, res);
-  };
-
-  const answer = (req: IncomingMessage, res: ServerResponse, decision: Decision) => {
-    try {
-      forward(req, res, decision);
-    } catch (err) {
-      failClosed(res, internal, err);
-    }
-  };
-
-  const server = createServer((req, res) => {
+  /**
+   * Decides, then hands the decision to `then`; a decision that throws or
+   * rejects, or a `then` that throws, is a 503 internal_error.
+   */
+  const decideThen = (req: IncomingMessage, onError: () => void, then: (d: Decision, a: AuthzRequest) => void) => {
+    let authz: AuthzRequest;
     let decision: Decision | Promise<Decision>;
+    const fail = (err: unknown): void => {
+      internal.record('proxy', err);
+      try {
+        onError();
+      } catch {
+        req.socket.destroy();
+      }
+    };
+    const answer = (d: Decision): void => {
+      try {
+        then(d, authz);
+      } catch (err) {
+        fail(err);
+      }
+    };
     try {
-      decision = opts.decide(authzRequestFromHttp(req, {}));
+      authz = authzRequestFromHttp(req, { trustForwarded: isTrusted(req.socket.remoteAddress) });
+      decision = opts.decide(authz);
     } catch (err) {
-      failClosed(res, internal, err);
+      fail(err);
       return;
     }
-    if (decision instanceof Promise) {
-      decision.then(
-        (d) => answer(req, res, d),
-        (err: unknown) => failClosed(res, internal, err),
-      );
-    } else {
-      answer(req, res, decision);
-    }
+    if (decision instanceof Promise) decision.then(answer, fail);
+    else answer(decision);
+  };
+
+  const forwardRequest = (req: IncomingMessage, decision: Decision, authz: AuthzRequest, keepUpgrade = false) => ({
+    req,
+    path: upstreamPath(authz, req.url ?? '/'),
+    headers: upstreamRequestHeaders(req, {
+      trusted: isTrusted(req.socket.remoteAddress), via: cfg.via, decisionHeaders: decision.upstreamHeaders, keepUpgrade,
+    }),
+    responseHeaders: headerValues(decision.responseHeaders),
   });
-  // See the HTTP ext_authz server: headers past Node's count limit are dropped silently.
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    decideThen(req, () => answerJson(res, 503, {}, internalError()), (decision, authz) => {
+      if (!decision.allowed) {
+        answerJson(res, decision.status, decision.responseHeaders, denyBody(decision));
+        return;
+      }
+      // The body is asked for only once the request is allowed: a denied upload is never sent.
+      if (expectsContinue) res.writeContinue();
+      pool.web(forwardRequest(req, decision, authz), res, (failure, detail) => {
+        log.warn({ outcome: failure.outcome, detail }, 'upstream request failed');
+        answerJson(res, failure.status, decision.responseHeaders, failureBody(failure, decision), true);
+      });
+    });
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    decideThen(req, () => writeRawResponse(socket, 503, {}, internalError()), (decision, authz) => {
+      if (!decision.allowed) {
+        writeRawResponse(socket, decision.status, headerValues(decision.responseHeaders) as OutgoingHeaders, denyBody(decision));
+        return;
+      }
+      const abort = new AbortController();
+      socket.once('close', () => abort.abort());
+      const protocol = String(req.headers.upgrade ?? 'websocket');
+      pool.upgrade(forwardRequest(req, decision, authz), protocol, abort.signal).then(
+        ({ headers, socket: upstream }) => {
+          metrics.count('upgraded');
+          joinSockets(socket, head, upstream, { ...headers, ...headerValues(decision.responseHeaders) });
+        },
+        (err: Error) => {
+          const failure = classifyUpstreamError(err, socket.destroyed);
+          metrics.count(failure.outcome);
+          if (socket.destroyed) return;
+          log.warn({ outcome: failure.outcome, detail: err.message }, 'upstream upgrade failed');
+          writeRawResponse(socket, failure.status, headerValues(decision.responseHeaders) as OutgoingHeaders, failureBody(failure, decision));
+        },
+      );
+    });
+  };
+
+  const server = createServer();
+  server.on('request', (req, res) => onRequest(req, res, false));
+  server.on('checkContinue', (req, res) => onRequest(req, res, true));
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', (_err, socket) => socket.destroy());
+  // Headers past Node's count limit are dropped silently (see from-http-request.ts).
   server.maxHeadersCount = NODE_MAX_HEADERS_COUNT;
-  const listening = await listen(server, opts.host, opts.port);
+  const listening = await listen(server, cfg.host, cfg.port);
   return {
     port: listening.port,
     close: async () => {
       await listening.close();
-      proxy.close();
+      await pool.close();
     },
   };
 }
 
-function failClosed(res: ServerResponse, internal: InternalErrors, err: unknown): void {
-  internal.record('proxy', err);
-  if (res.headersSent) {
-    res.destroy();
-    return;
+/** The path the decision judged (normalized), with the client's query string: the upstream serves what was authorized. */
+function upstreamPath(authz: AuthzRequest, url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? authz.path : authz.path + url.slice(q);
+}
+
+function failureBody(failure: UpstreamFailure, decision: Decision): string {
+  return JSON.stringify({ error: ERROR_TEXT[failure.status] ?? 'bad gateway', reason: failure.outcome, decision_id: decision.decisionId });
+}
+
+function internalError(): string {
+  return JSON.stringify({ error: 'unavailable', reason: INTERNAL_ERROR });
+}
+
+function answerJson(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  try {
+    res.writeHead(status, {
+      ...headerValues(headers),
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      ...(close ? { connection: 'close' } : {}),
+    });
+  } catch {
+    // A header value the decision made that node:http refuses: answer without it rather than throw.
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   }
-  // A header a failed forward() set must not ride on the deny.
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
-  const body = JSON.stringify({ error: 'unavailable', reason: 'internal_error' });
-  res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
