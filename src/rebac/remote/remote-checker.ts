@@ -258,6 +258,7 @@ export class RemoteChecker implements RebacChecker {
   async close(): Promise<void> {
     this.closed = true;
     this.feed.stop();
+    await this.client.close();
   }
 }
 
