@@ -7,6 +7,11 @@
 // `object` is `type:id`, where the id may name route parameters as `:param`
 // ("org::tenant" is type `org`, id = the route's :tenant). Without `object`
 // a check is on the route's resource (`<resource.type>:<resource.id>`).
+// Both object forms also take, for all of the route's checks:
+//   consistency: higher_consistency     OpenFGA's HIGHER_CONSISTENCY, bypassing
+//                                       the decision cache (default minimize_latency: cached)
+//   contextual_tuples: [ { claim: groups, relation: member, type: group, max: 20 } ]
+//                                       tuples from token claims (claim-tuples.ts)
 import { z } from 'zod';
 import { parseSection } from '../../config/parse-section.js';
 
@@ -22,16 +27,33 @@ const checkSchema = z
   })
   .strict();
 
+const claimTupleSchema = z
+  .object({
+    /** Claim name (a dotted name walks nested claims); its value must be a list of strings. */
+    claim: z.string().min(1).max(256),
+    relation: name,
+    type: z.string().regex(/^[^:#@\s]{1,254}$/, { error: 'must be an OpenFGA type name' }),
+    /** Most distinct values taken from the claim; more denies rebac_bad_request. */
+    max: z.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+const shared = {
+  consistency: z.enum(['minimize_latency', 'higher_consistency']).default('minimize_latency'),
+  contextual_tuples: z.array(claimTupleSchema).max(10).default([]),
+};
+
 const routeOptionsSchema = z.union([
-  name.transform((relation) => ({ checks: [{ relation }], mode: 'all' as const })),
-  z.object({ relation: name }).strict().transform((o) => ({ checks: [{ relation: o.relation }], mode: 'all' as const })),
+  name.transform((relation) => ({ checks: [{ relation }], mode: 'all' as const, consistency: 'minimize_latency' as const, contextual_tuples: [] })),
+  z.object({ relation: name, ...shared }).strict().transform(({ relation, ...rest }) => ({ checks: [{ relation }], mode: 'all' as const, ...rest })),
   z
     .object({
       checks: z.array(checkSchema).min(1, { error: 'needs at least one check' }).max(50, { error: 'at most 50 checks' }),
       mode: z.enum(['all', 'any']).default('all'),
+      ...shared,
     })
     .strict(),
-], { error: "needs a relation: `rebac: <relation>`, `{ relation: <relation> }` or `{ checks: [{ relation, object? }], mode: all|any }`" });
+], { error: "needs a relation: `rebac: <relation>`, `{ relation: <relation> }` or `{ checks: [{ relation, object? }], mode: all|any }` (with optional consistency, contextual_tuples)" });
 
 export type RebacRouteOptions = z.output<typeof routeOptionsSchema>;
 
