@@ -43,17 +43,23 @@ const shared = {
   contextual_tuples: z.array(claimTupleSchema).max(10).default([]),
 };
 
-const routeOptionsSchema = z.union([
-  name.transform((relation) => ({ checks: [{ relation }], mode: 'all' as const, consistency: 'minimize_latency' as const, contextual_tuples: [] })),
-  z.object({ relation: name, ...shared }).strict().transform(({ relation, ...rest }) => ({ checks: [{ relation }], mode: 'all' as const, ...rest })),
-  z
-    .object({
-      checks: z.array(checkSchema).min(1, { error: 'needs at least one check' }).max(50, { error: 'at most 50 checks' }),
-      mode: z.enum(['all', 'any']).default('all'),
-      ...shared,
-    })
-    .strict(),
-], { error: "needs a relation: `rebac: <relation>`, `{ relation: <relation> }` or `{ checks: [{ relation, object? }], mode: all|any }` (with optional consistency, contextual_tuples)" });
+/** The object forms; one schema (not a union) so a mistake is reported at its own path. */
+const routeOptionsSchema = z
+  .object({
+    relation: name.optional(),
+    checks: z.array(checkSchema).min(1, { error: 'needs at least one check' }).max(50, { error: 'at most 50 checks' }).optional(),
+    mode: z.enum(['all', 'any']).default('all'),
+    ...shared,
+  })
+  .strict()
+  .refine((o) => (o.relation === undefined) !== (o.checks === undefined), {
+    error: 'needs a relation: `{ relation: <relation> }` or `{ checks: [{ relation, object? }], mode: all|any }` (one of them)',
+  })
+  .transform(({ relation, checks, mode, ...rest }) => ({
+    checks: checks ?? [{ relation: relation! }],
+    mode: checks === undefined ? ('all' as const) : mode,
+    ...rest,
+  }));
 
 export type RebacRouteOptions = z.output<typeof routeOptionsSchema>;
 
@@ -61,5 +67,6 @@ export function parseRouteOptions(options: unknown): RebacRouteOptions {
   if (options === undefined || options === null) {
     throw new Error('needs a relation, e.g. `{ rebac: { relation: can_read } }`');
   }
+  if (typeof options === 'string') return parseSection(routeOptionsSchema, { relation: options }, 'options');
   return parseSection(routeOptionsSchema, options, 'options');
 }
