@@ -64,6 +64,8 @@ const remoteSchema = z
         page_size: z.number().int().min(1).max(100).default(100),
         /** Deadline of one ReadChanges call. */
         timeout_ms: positiveMs(60_000).default(2000),
+        /** Pages followed back to back in one poll (a burst of page_size × this changes is caught up at once). */
+        max_pages_per_poll: z.number().int().positive().max(100_000).default(1000),
         /** Largest ReadChanges page read (a 100-change page is ~30 KB without conditions). */
         max_response_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
       })

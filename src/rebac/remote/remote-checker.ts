@@ -83,6 +83,7 @@ export class RemoteChecker implements RebacChecker {
       pollMs: opts.config.changes.poll_ms,
       pageSize: opts.config.changes.page_size,
       timeoutMs: opts.config.changes.timeout_ms,
+      maxPagesPerPoll: opts.config.changes.max_pages_per_poll,
       log: opts.log,
       metrics: opts.metrics,
     });
