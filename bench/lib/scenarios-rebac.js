@@ -160,7 +160,8 @@ function withCpu(sidecar, pids) {
       return async (result, extra, baselineLine) => {
         const { used, wallS } = meter.stop();
         const fields = await finish(result, extra, baselineLine);
-        const calls = fields.rebac_upstream_calls;
+        // Per upstream call only where every decision made one (or, batched, one for its checks).
+        const calls = ['miss', 'batch'].includes(scenario.rebac) ? fields.rebac_upstream_calls : undefined;
         return {
           ...fields,
           sidecar_cpu_cores: used.sidecar === undefined ? undefined : Number((used.sidecar / 1e6 / wallS).toFixed(2)),
