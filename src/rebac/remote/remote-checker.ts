@@ -216,7 +216,7 @@ export class RemoteChecker implements RebacChecker {
       for (let j = 0; j < results.length; j++) answers[slots[j]!] = results[j]!;
       return answers as readonly boolean[];
     });
-    return boundedBy(all, deadline);
+    return boundedBy(all, deadline, this.config.timeout_ms);
   }
 
   /** HIGHER_CONSISTENCY: one call for all checks, no cache, no coalescing (a joined call may predate ours). */
@@ -236,7 +236,7 @@ export class RemoteChecker implements RebacChecker {
     })).catch((err: unknown) => {
       throw toStageFailure(err);
     });
-    return boundedBy(answers, deadline);
+    return boundedBy(answers, deadline, this.config.timeout_ms);
   }
 
   /** The call's outcome feeds the breaker: outages count, invalid checks do not. */
@@ -316,11 +316,15 @@ function toStageFailure(err: unknown): StageFailure {
  * denial names the dependency rather than the engine's generic
  * deadline_exceeded (whose timer, set after ours, would fire at the deadline).
  */
-function boundedBy<T>(p: Promise<T>, deadline: number): Promise<T> {
+function boundedBy<T>(p: Promise<T>, deadline: number, callTimeoutMs: number): Promise<T> {
   const remaining = Math.floor(deadline - performance.now()) - 1;
   if (remaining <= 0) {
     p.catch(() => undefined);
     return Promise.reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'no time left for OpenFGA'));
   }
+  // Every call this waits on started at most now and is aborted timeout_ms
+  // after its start: when that is inside the deadline, a second timer per
+  // request would never fire first.
+  if (remaining > callTimeoutMs + 1) return p;
   return timeLimit(p, remaining, () => new StageFailure(REBAC_UNAVAILABLE, 503, 'request deadline reached waiting for OpenFGA'));
 }
