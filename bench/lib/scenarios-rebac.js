@@ -149,6 +149,13 @@ async function rebacSidecar(ctx, env = {}, fgaPid = undefined) {
 
 const perDecision = (us, n) => (us === undefined || !n ? undefined : Math.round(us / n));
 
+/**
+ * The sidecar's CPU per decision in the last `hit` scenario of this run: the
+ * same path answered from the cache. A miss line's µs per decision above it
+ * is what one upstream Check costs the sidecar (issue 15's figure).
+ */
+let hitCpuUsPerDecision;
+
 /** Adds the sidecar's (and fga serve's) CPU over the scenario to its line. */
 function withCpu(sidecar, pids) {
   const known = Object.fromEntries(Object.entries(pids).filter(([, pid]) => pid !== undefined));
@@ -162,11 +169,16 @@ function withCpu(sidecar, pids) {
         const fields = await finish(result, extra, baselineLine);
         // Per upstream call only where every decision made one (or, batched, one for its checks).
         const calls = ['miss', 'batch'].includes(scenario.rebac) ? fields.rebac_upstream_calls : undefined;
+        const cpuPerDecision = perDecision(used.sidecar, extra.decisions);
+        if (scenario.rebac === 'hit' && scenario.concurrency === 16) hitCpuUsPerDecision = cpuPerDecision;
+        const overHit = calls && hitCpuUsPerDecision !== undefined && cpuPerDecision !== undefined
+          ? { sidecar_cpu_us_per_upstream_call_over_hit: Math.round(((cpuPerDecision - hitCpuUsPerDecision) * extra.decisions) / calls) }
+          : {};
         return {
           ...fields,
           sidecar_cpu_cores: used.sidecar === undefined ? undefined : Number((used.sidecar / 1e6 / wallS).toFixed(2)),
-          sidecar_cpu_us_per_decision: perDecision(used.sidecar, extra.decisions),
-          ...(calls ? { sidecar_cpu_us_per_upstream_call: perDecision(used.sidecar, calls) } : {}),
+          sidecar_cpu_us_per_decision: cpuPerDecision,
+          ...(calls ? { sidecar_cpu_us_per_upstream_call: perDecision(used.sidecar, calls), ...overHit } : {}),
           ...(known.fga !== undefined ? {
             fga_cpu_cores: Number((used.fga / 1e6 / wallS).toFixed(2)),
             fga_cpu_us_per_decision: perDecision(used.fga, extra.decisions),
