@@ -1,7 +1,8 @@
 // Envoy's HTTP ext_authz (http_service): Envoy sends the original method, path
 // and allowed headers; 200 allows and its headers are candidates for
 // allowed_upstream_headers; 401/403/429/503 deny with a JSON body.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
@@ -34,7 +35,7 @@ export async function startHttpAuthzServer(
   const { decide, log } = opts;
   const adapterOpts = { pathPrefix: opts.pathPrefix };
   const internal = createInternalErrors(log, opts.metrics);
-  const server = createServer({ maxHeaderSize: 64 * 1024 + 1024 }, (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     // Envoy does not read a Date from its authz server; not sending one saves
     // a header's formatting, validation and bytes on every decision.
     res.sendDate = false;
@@ -60,7 +61,13 @@ export async function startHttpAuthzServer(
     } else {
       answer(res, decision, authzReq, internal);
     }
-  });
+  };
+  const server = createServer({ maxHeaderSize: 64 * 1024 + 1024 }, handle);
+  // node:http hands a CONNECT to 'connect' listeners and, with none, closes the
+  // connection without a word. A CONNECT is a well-formed request like any other
+  // (its target names no route, so it is denied with a reason): decide and
+  // answer it on a response of its own, then close, since we never tunnel.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => answerConnect(req, socket, handle));
   server.keepAliveTimeout = 65_000;
   // Node drops headers past maxHeadersCount silently; a credential, tenant or
   // host repeated after them would escape the ambiguity checks. Let one more
@@ -74,6 +81,18 @@ export async function startHttpAuthzServer(
     socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   return listen(server, opts.host, opts.port);
+}
+
+function answerConnect(req: IncomingMessage, socket: Duplex, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
+  socket.on('error', () => socket.destroy());
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
+  res.on('finish', () => {
+    res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
+    socket.end();
+  });
+  handle(req, res);
 }
 
 function answer(res: ServerResponse, decision: Decision, req: AuthzRequest, internal: InternalErrors): void {
