@@ -7,6 +7,9 @@ export const ANNOTATION_PREFIX = 'authz-sidecar.io/';
 /** The namespace label that turns injection on for every Pod in the namespace. */
 export const INJECT_NAMESPACE_LABEL = 'authz-sidecar.io/inject';
 
+/** Set by the injector on every Pod it injects, so monitoring can select the sidecars. */
+export const INJECTED_LABEL = 'authz-sidecar.io/injected';
+
 export const ANNOTATIONS = {
   /** "true" injects in a namespace that is not labelled; "false" opts a Pod out everywhere. */
   inject: 'authz-sidecar.io/inject',

@@ -1,7 +1,7 @@
 // Decides whether one Pod gets the sidecar and, if so, the JSON Patch that
 // adds it. Used by the webhook (a Pod) and by `inject --file` (a workload's
 // Pod template); it knows nothing about decisions or about HTTP.
-import { ANNOTATIONS } from './annotations.js';
+import { ANNOTATIONS, INJECTED_LABEL } from './annotations.js';
 import { pointer, type JsonPatchOperation } from './json-patch.js';
 import { readChoices } from './pod-overrides.js';
 import { names, type PodLike } from './pod-shape.js';
@@ -76,14 +76,16 @@ export function planInjection(pod: PodLike, settings: InjectorSettings, ctx: Inj
   }
 
   const status = JSON.stringify({ container: SIDECAR_CONTAINER_NAME, mode: settings.mode, volumes: [volumeNames.config, volumeNames.audit] });
-  if (pod.metadata === undefined) {
-    patch.unshift({ op: 'add', path: pointer('metadata'), value: { annotations: { [ANNOTATIONS.status]: status } } });
-  } else if (pod.metadata.annotations === undefined) {
-    patch.push({ op: 'add', path: pointer('metadata', 'annotations'), value: { [ANNOTATIONS.status]: status } });
-  } else {
-    patch.push({ op: 'add', path: pointer('metadata', 'annotations', ANNOTATIONS.status), value: status });
-  }
+  if (pod.metadata === undefined) patch.unshift({ op: 'add', path: pointer('metadata'), value: {} });
+  setEntry(patch, 'annotations', pod.metadata?.annotations, ANNOTATIONS.status, status);
+  // A label, unlike an annotation, can be selected on: the chart's PodMonitor finds the sidecars by it.
+  setEntry(patch, 'labels', pod.metadata?.labels, INJECTED_LABEL, 'true');
   return { kind: 'inject', patch, warnings };
+}
+
+function setEntry(patch: JsonPatchOperation[], map: 'annotations' | 'labels', existing: object | undefined, key: string, value: string): void {
+  if (existing === undefined) patch.push({ op: 'add', path: pointer('metadata', map), value: { [key]: value } });
+  else patch.push({ op: 'add', path: pointer('metadata', map, key), value });
 }
 
 /** `add` to the end of a list, creating the list when the Pod has none (JSON Patch cannot append to a missing array). */

@@ -27,7 +27,7 @@ interface Container {
 }
 interface Volume { name: string; configMap?: { name: string }; emptyDir?: { sizeLimit?: string }; persistentVolumeClaim?: { claimName: string } }
 interface PatchedPod {
-  metadata: { annotations?: Record<string, string> };
+  metadata: { annotations?: Record<string, string>; labels?: Record<string, string> };
   spec: { containers: Container[]; initContainers?: Container[]; volumes?: Volume[]; terminationGracePeriodSeconds?: number };
 }
 
@@ -81,6 +81,8 @@ t.test('a Pod in a labelled namespace gets a native sidecar that passes the Pod 
   t.same(sidecar.volumeMounts?.map((m) => [m.name, m.mountPath]), [['authz-sidecar-config', '/etc/authz-sidecar'], ['authz-sidecar-audit', '/var/lib/authz-sidecar']]);
   t.equal(patched.spec.terminationGracePeriodSeconds, 40, 'default 30 s for the app plus 10 s for the audit drain');
   t.match(JSON.parse(patched.metadata.annotations?.['authz-sidecar.io/status'] ?? '{}'), { container: 'authz-sidecar', mode: 'native' });
+  t.same(patched.metadata.labels, { app: 'web', 'pod-template-hash': '5d9c7b8f4', 'authz-sidecar.io/injected': 'true' },
+    'labelled for the PodMonitor, its own labels kept');
   t.equal(res.warnings, undefined, 'nothing to warn about');
 });
 
