@@ -2,8 +2,9 @@
 # Makes sure the Debian packages the tests need are installed (the tests start
 # their own servers on free loopback ports): redis-server for the budget tests,
 # promtool/prometheus for the alert and dashboard tests, PostgreSQL for the
-# audit database sink, openssl for the Kubernetes webhook's test certificates. The test machines run as root; elsewhere the tests that
-# need a missing package say why they skip (and fail under CI=true).
+# audit database sink, openssl for the Kubernetes webhook's test certificates.
+# The test machines run as root; elsewhere the tests that need a missing
+# package say why they skip (and fail under CI=true).
 set -eu
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
