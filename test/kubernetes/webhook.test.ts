@@ -2,6 +2,9 @@
 // the returned JSONPatch applied with an RFC 6902 library, and every patched
 // Pod validated against Kubernetes' own schemas.
 import t, { type Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../src/observability/logger.js';
 import { parseInjectorSettings, type InjectorSettings } from '../../src/kubernetes/settings.js';
@@ -262,3 +265,26 @@ async function poll(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean>
   }
   return false;
 }
+
+t.test('`authz-sidecar inject serve` as a process: settings file, a review over HTTPS, SIGTERM stops it', async (t) => {
+  const dir = t.testdir({ 'settings.yaml': 'mode: container\nimage: registry.example/authz-sidecar:9.9.9\n' });
+  const pair = makeCertificate(dir, 'serving');
+  const proc = spawn(process.execPath, ['bin/authz-sidecar.js', 'inject', 'serve', '--tls-cert', pair.certPath, '--tls-key', pair.keyPath,
+    '--port', '0', '--host', '127.0.0.1', '--settings', `${dir}/settings.yaml`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  t.teardown(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+  const [line] = (await once(createInterface({ input: proc.stdout }), 'line')) as [string];
+  const port = Number(new URL((JSON.parse(line) as { injector: string }).injector).port);
+  const pod = appPod();
+  const patched = validPod(applyReviewPatch(pod, await review(port, NS, pair.certPem, podReview(pod)))) as unknown as PatchedPod;
+  t.same(patched.spec.containers.map((c) => [c.name, c.image ?? '']), [['web', 'nginx:1.27'], ['authz-sidecar', 'registry.example/authz-sidecar:9.9.9']],
+    'the settings file chose a plain container and the image');
+  proc.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits 0 on SIGTERM');
+
+  const bad = spawnSync(process.execPath, ['bin/authz-sidecar.js', 'inject', 'serve', '--tls-cert', pair.certPath], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--tls-cert and --tls-key are required/);
+  const wrongKey = spawnSync(process.execPath, ['bin/authz-sidecar.js', 'inject', 'serve', '--tls-cert', pair.certPath, '--tls-key', pair.certPath, '--port', '0'], { encoding: 'utf8' });
+  t.match([wrongKey.status, wrongKey.stderr], [2, /do not make a usable certificate and key/]);
+});
