@@ -1,9 +1,12 @@
-// The RFC 6902 operations the injector emits (add and replace only), and
-// JSON Pointer escaping (RFC 6901) for keys such as `authz-sidecar.io/status`.
+// The one RFC 6902 operation the injector emits — `add`, which also replaces
+// a member that exists — and JSON Pointer escaping (RFC 6901) for keys such
+// as `authz-sidecar.io/status`.
 
-export type JsonPatchOperation =
-  | { op: 'add'; path: string; value: unknown }
-  | { op: 'replace'; path: string; value: unknown };
+export interface JsonPatchOperation {
+  readonly op: 'add';
+  readonly path: string;
+  readonly value: unknown;
+}
 
 export function pointer(...segments: (string | number)[]): string {
   return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');

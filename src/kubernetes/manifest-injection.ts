@@ -62,7 +62,7 @@ export function injectManifests(text: string, settings: InjectorSettings): Manif
   return { yaml: docs.map((d) => d.toString()).join(''), report, warnings };
 }
 
-/** The injector's `add`/`replace` operations, applied under `base` in a YAML document. */
+/** The injector's `add` operations, applied under `base` in a YAML document. */
 function applyToDocument(doc: Document.Parsed, base: readonly string[], patch: readonly JsonPatchOperation[]): void {
   for (const op of patch) {
     const path = [...base, ...parsePointer(op.path)];

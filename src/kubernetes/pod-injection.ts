@@ -72,26 +72,30 @@ export function planInjection(pod: PodLike, settings: InjectorSettings, ctx: Inj
   // drain comes on top of the app's time. Plain: all get SIGTERM together.
   const needed = settings.mode === 'native' ? grace + settings.audit.drain_seconds : Math.max(grace, settings.audit.drain_seconds);
   if (needed !== spec.terminationGracePeriodSeconds) {
-    patch.push({ op: spec.terminationGracePeriodSeconds === undefined ? 'add' : 'replace', path: pointer('spec', 'terminationGracePeriodSeconds'), value: needed });
+    patch.push({ op: 'add', path: pointer('spec', 'terminationGracePeriodSeconds'), value: needed });
   }
 
   const status = JSON.stringify({ container: SIDECAR_CONTAINER_NAME, mode: settings.mode, volumes: [volumeNames.config, volumeNames.audit] });
-  if (pod.metadata === undefined) patch.unshift({ op: 'add', path: pointer('metadata'), value: {} });
+  if (pod.metadata == null) patch.unshift({ op: 'add', path: pointer('metadata'), value: {} });
   setEntry(patch, 'annotations', pod.metadata?.annotations, ANNOTATIONS.status, status);
   // A label, unlike an annotation, can be selected on: the chart's PodMonitor finds the sidecars by it.
   setEntry(patch, 'labels', pod.metadata?.labels, INJECTED_LABEL, 'true');
   return { kind: 'inject', patch, warnings };
 }
 
-function setEntry(patch: JsonPatchOperation[], map: 'annotations' | 'labels', existing: object | undefined, key: string, value: string): void {
-  if (existing === undefined) patch.push({ op: 'add', path: pointer('metadata', map), value: { [key]: value } });
+function setEntry(patch: JsonPatchOperation[], map: 'annotations' | 'labels', existing: object | null | undefined, key: string, value: string): void {
+  // `add` on a member that exists (as null) replaces it (RFC 6902, 4.1).
+  if (existing == null) patch.push({ op: 'add', path: pointer('metadata', map), value: { [key]: value } });
   else patch.push({ op: 'add', path: pointer('metadata', map, key), value });
 }
 
-/** `add` to the end of a list, creating the list when the Pod has none (JSON Patch cannot append to a missing array). */
+/**
+ * `add` to the end of a list, creating the list when the Pod has none or null
+ * (JSON Patch cannot append to a missing array; `add` replaces a null member).
+ */
 function appendAll(patch: JsonPatchOperation[], key: string, existing: unknown[] | undefined | null, items: unknown[]): void {
   if (existing == null) {
-    patch.push({ op: existing === null ? 'replace' : 'add', path: pointer('spec', key), value: items });
+    patch.push({ op: 'add', path: pointer('spec', key), value: items });
     return;
   }
   for (const item of items) patch.push({ op: 'add', path: pointer('spec', key, '-'), value: item });

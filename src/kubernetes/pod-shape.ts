@@ -12,22 +12,22 @@ export interface PodMetadata {
   name?: string;
   generateName?: string;
   namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
+  labels?: Record<string, string> | null;
+  annotations?: Record<string, string> | null;
   [key: string]: unknown;
 }
 
 export interface PodSpec {
   containers: NamedItem[];
-  initContainers?: NamedItem[];
-  volumes?: NamedItem[];
-  terminationGracePeriodSeconds?: number;
+  initContainers?: NamedItem[] | null;
+  volumes?: NamedItem[] | null;
+  terminationGracePeriodSeconds?: number | null;
   [key: string]: unknown;
 }
 
 /** A Pod, or the `template` of a Deployment, StatefulSet, DaemonSet, Job or CronJob. */
 export interface PodLike {
-  metadata?: PodMetadata;
+  metadata?: PodMetadata | null;
   spec: PodSpec;
 }
 
@@ -35,17 +35,25 @@ export function isRecord(v: unknown): v is KubeObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Why `value` is not shaped like a Pod, or undefined when it is. */
+/**
+ * Why `value` is not shaped like a Pod, or undefined when it is. Null maps and
+ * lists (an empty `annotations:` in YAML) count as absent.
+ */
 export function podShapeProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return 'is not an object';
-  if (value.metadata !== undefined && !isRecord(value.metadata)) return 'metadata is not an object';
-  const meta = value.metadata as KubeObject | undefined;
-  if (meta?.annotations !== undefined && !isStringMap(meta.annotations)) return 'metadata.annotations is not a map of strings';
+  if (value.metadata != null && !isRecord(value.metadata)) return 'metadata is not an object';
+  const meta = (value.metadata ?? undefined) as KubeObject | undefined;
+  for (const key of ['annotations', 'labels'] as const) {
+    if (meta?.[key] != null && !isStringMap(meta[key])) return `metadata.${key} is not a map of strings`;
+  }
   if (!isRecord(value.spec)) return 'has no spec';
   const spec = value.spec;
   if (!Array.isArray(spec.containers)) return 'spec.containers is not a list';
-  for (const key of ['initContainers', 'volumes'] as const) {
-    if (spec[key] !== undefined && spec[key] !== null && !Array.isArray(spec[key])) return `spec.${key} is not a list`;
+  for (const key of ['containers', 'initContainers', 'volumes'] as const) {
+    const list = spec[key];
+    if (list == null) continue;
+    if (!Array.isArray(list)) return `spec.${key} is not a list`;
+    if (!list.every(isRecord)) return `spec.${key} has an entry that is not an object`;
   }
   if (spec.terminationGracePeriodSeconds != null && typeof spec.terminationGracePeriodSeconds !== 'number') {
     return 'spec.terminationGracePeriodSeconds is not a number';

@@ -91,6 +91,22 @@ t.test('--config-map and --mode container', async (t) => {
   t.match(res.stderr, /Job\/reindex: a plain sidecar container keeps this run-to-completion Pod running/, 'the Job is warned about');
 });
 
+t.test('empty (null) maps and lists in a Pod template are filled in, not tripped over', async (t) => {
+  const dir = t.testdir({
+    'nulls.yaml': [
+      'apiVersion: batch/v1', 'kind: Job', 'metadata: { name: nulls }', 'spec:', '  template:', '    metadata:', '      annotations:',
+      '    spec:', '      initContainers:', '      volumes:', '      restartPolicy: Never', '      containers: [{ name: a, image: b }]', '',
+    ].join('\n'),
+  });
+  const res = await inject('--file', join(dir, 'nulls.yaml'));
+  t.equal(res.code, 0, res.stderr);
+  const job = docs(res.stdout)[0]!;
+  validateManifest(job);
+  const spec = podSpecOf(job);
+  t.same((spec.initContainers as Obj[]).map((c) => c.name), ['authz-sidecar']);
+  t.same((spec.volumes as Obj[]).map((v) => v.name), ['authz-sidecar-config', 'authz-sidecar-audit']);
+});
+
 t.test('bad input: a clear message naming the document, exit 2', async (t) => {
   const dir = t.testdir({
     'bad-annotation.yaml': 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: { authz-sidecar.io/cpu-limit: "a lot" }\nspec:\n  containers: [{ name: a, image: b }]\n',

@@ -216,6 +216,7 @@ t.test('a malformed AdmissionReview gets HTTP 400 with a clear message, and the 
     ['no uid', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { group: '', version: 'v1', kind: 'Pod' } } }), /request\.uid/],
     ['a Pod without spec', JSON.stringify(podReview({ metadata: {} })), /request\.object is not a Pod: it has no spec/],
     ['containers not a list', JSON.stringify(podReview({ metadata: {}, spec: { containers: 'web' } })), /spec\.containers is not a list/],
+    ['a null container', JSON.stringify(podReview({ metadata: {}, spec: { containers: [null] } })), /spec\.containers has an entry that is not an object/],
   ];
   for (const [what, body, message] of cases) {
     const res = await post(body);
@@ -231,7 +232,7 @@ t.test('a malformed AdmissionReview gets HTTP 400 with a clear message, and the 
   const pod = appPod();
   t.ok((await call(NS, podReview(pod))).patch, 'still answers a good review after the bad ones');
   const text = await metrics.registry.metrics();
-  t.match(text, /authz_injector_reviews_total\{outcome="bad_request"\} 7/);
+  t.match(text, /authz_injector_reviews_total\{outcome="bad_request"\} 8/);
   t.match(text, /authz_injector_reviews_total\{outcome="injected"\} 1/);
   const health = await httpsCall(hook.port, '/healthz', pair.certPem);
   t.equal(health.status, 200);
