@@ -5,8 +5,10 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { InjectArgsError, injectFileCommand } from '../../src/kubernetes/cli.js';
 import { validateManifest } from './k8s-schemas.js';
 
 const run = promisify(execFile);
@@ -15,7 +17,8 @@ const INPUT = join(EXAMPLES, 'workloads.yaml');
 
 interface Result { code: number; stdout: string; stderr: string }
 
-async function inject(...args: string[]): Promise<Result> {
+/** The real command, as a user runs it (bin/authz-sidecar.js, built to dist/). */
+async function injectProcess(...args: string[]): Promise<Result> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['bin/authz-sidecar.js', 'inject', ...args]);
     return { code: 0, stdout, stderr };
@@ -25,9 +28,23 @@ async function inject(...args: string[]): Promise<Result> {
   }
 }
 
+/** The same command's function in this process (no Node start-up per case); bad usage is exit 2, as the CLI maps it. */
+async function inject(...args: string[]): Promise<Result> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (to: string[]) => new Writable({ write(chunk: Buffer, _enc, done) { to.push(chunk.toString('utf8')); done(); } });
+  try {
+    const code = await injectFileCommand(args, { stdout: sink(out), stderr: sink(err) });
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } catch (e) {
+    if (e instanceof InjectArgsError) return { code: 2, stdout: out.join(''), stderr: `${err.join('')}${e.message}\n` };
+    throw e;
+  }
+}
+
 /** The example input injected once, shared by the tests that only read it. */
 let injectedExample: Promise<Result> | undefined;
-const injectExample = (): Promise<Result> => (injectedExample ??= inject('--file', INPUT));
+const injectExample = (): Promise<Result> => (injectedExample ??= injectProcess('--file', INPUT));
 
 type Obj = Record<string, unknown>;
 const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj);
@@ -123,6 +140,6 @@ t.test('bad input: a clear message naming the document, exit 2', async (t) => {
   t.match([notYaml.code, notYaml.stderr], [2, /document 1:/]);
   const missing = await inject('--file', join(dir, 'nope.yaml'));
   t.match([missing.code, missing.stderr], [2, /cannot read/]);
-  const usage = await inject('--config-map', 'x');
-  t.match([usage.code, usage.stderr], [2, /--file is required/]);
+  const usage = await injectProcess('--config-map', 'x');
+  t.match([usage.code, usage.stderr], [2, /--file is required/], 'the real command exits 2 with the message');
 });
