@@ -25,6 +25,8 @@ export const ANNOTATIONS = {
   memoryLimit: 'authz-sidecar.io/memory-limit',
   /** Mount this PersistentVolumeClaim for the audit trail instead of an emptyDir. */
   auditClaim: 'authz-sidecar.io/audit-claim',
+  /** Mount this volume the Pod already has (a StatefulSet's volumeClaimTemplate) for the audit trail. */
+  auditVolume: 'authz-sidecar.io/audit-volume',
   /** sizeLimit of the audit emptyDir (e.g. 2Gi). */
   auditSize: 'authz-sidecar.io/audit-size',
 } as const;
@@ -42,6 +44,7 @@ export const ANNOTATION_HELP: Readonly<Record<AnnotationName, string>> = {
   [ANNOTATIONS.cpuLimit]: 'CPU limit of the sidecar',
   [ANNOTATIONS.memoryLimit]: 'memory limit of the sidecar',
   [ANNOTATIONS.auditClaim]: 'PersistentVolumeClaim for the audit trail (default: an emptyDir)',
+  [ANNOTATIONS.auditVolume]: "a volume of the Pod's own (e.g. a StatefulSet volumeClaimTemplate) for the audit trail",
   [ANNOTATIONS.auditSize]: 'sizeLimit of the audit emptyDir (e.g. 2Gi)',
 };
 

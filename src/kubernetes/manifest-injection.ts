@@ -49,7 +49,7 @@ export function injectManifests(text: string, settings: InjectorSettings): Manif
     if (problem !== undefined) throw new ManifestError(`${label}: its Pod template ${problem}`);
     const namespace = typeof meta.namespace === 'string' ? meta.namespace : undefined;
     // Every workload in the file is injected unless its Pod template opts out.
-    const plan = planInjection(template as PodLike, settings, { namespace, namespaceOptedIn: true });
+    const plan = planInjection(template as PodLike, settings, { namespace, namespaceOptedIn: true, claimTemplates: claimTemplateNames(obj) });
     if (plan.kind === 'refuse') throw new ManifestError(`${label}: ${plan.message}`);
     warnings.push(...plan.warnings.map((w) => `${label}: ${w}`));
     if (plan.kind === 'skip') {
@@ -91,4 +91,12 @@ function unflow(doc: Document.Parsed, path: readonly string[]): void {
     const node = i === 0 ? doc.contents : doc.getIn(path.slice(0, i), true);
     if (isCollection(node)) node.flow = false;
   }
+}
+
+function claimTemplateNames(workload: Record<string, unknown>): Set<string> {
+  const spec = isRecord(workload.spec) ? workload.spec : {};
+  const templates = Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : [];
+  const out = new Set<string>();
+  for (const t of templates) if (isRecord(t) && isRecord(t.metadata) && typeof t.metadata.name === 'string') out.add(t.metadata.name);
+  return out;
 }

@@ -16,6 +16,8 @@ export interface InjectionContext {
   readonly namespace: string | undefined;
   /** The namespace is labelled authz-sidecar.io/inject=enabled, or the caller asked for every Pod (inject --file). */
   readonly namespaceOptedIn: boolean;
+  /** A StatefulSet's volumeClaimTemplates: volumes its Pods will have, though the template does not list them. */
+  readonly claimTemplates?: ReadonlySet<string>;
 }
 
 export type InjectionPlan =
@@ -51,10 +53,14 @@ export function planInjection(pod: PodLike, settings: InjectorSettings, ctx: Inj
     warnings.push('a plain sidecar container keeps this run-to-completion Pod running after its work is done (use mode native)');
   }
 
-  const taken = names(spec.volumes);
+  const taken = new Set([...names(spec.volumes), ...(ctx.claimTemplates ?? [])]);
+  const { audit } = read.choices;
+  if (audit.kind === 'existing' && !taken.has(audit.volumeName)) {
+    return { kind: 'refuse', message: `authz-sidecar injection refused: ${ANNOTATIONS.auditVolume}: the Pod has no volume named ${audit.volumeName}` };
+  }
   const volumeNames: SidecarVolumeNames = {
     config: freeName('authz-sidecar-config', taken),
-    audit: freeName('authz-sidecar-audit', taken),
+    audit: audit.kind === 'existing' ? audit.volumeName : freeName('authz-sidecar-audit', taken),
   };
   const container = sidecarContainer(settings, read.choices, volumeNames);
   const volumes = sidecarVolumes(read.choices, volumeNames);
@@ -75,7 +81,7 @@ export function planInjection(pod: PodLike, settings: InjectorSettings, ctx: Inj
     patch.push({ op: 'add', path: pointer('spec', 'terminationGracePeriodSeconds'), value: needed });
   }
 
-  const status = JSON.stringify({ container: SIDECAR_CONTAINER_NAME, mode: settings.mode, volumes: [volumeNames.config, volumeNames.audit] });
+  const status = JSON.stringify({ container: SIDECAR_CONTAINER_NAME, mode: settings.mode, volumes: volumes.map((v) => v.name) });
   if (pod.metadata == null) patch.unshift({ op: 'add', path: pointer('metadata'), value: {} });
   setEntry(patch, 'annotations', pod.metadata?.annotations, ANNOTATIONS.status, status);
   // A label, unlike an annotation, can be selected on: the chart's PodMonitor finds the sidecars by it.

@@ -14,7 +14,11 @@ export interface SidecarChoices {
   image: string;
   configMap: string;
   resources: { requests: ResourceList; limits: ResourceList };
-  audit: { kind: 'emptyDir'; sizeLimit?: string } | { kind: 'claim'; claimName: string };
+  audit:
+    | { kind: 'emptyDir'; sizeLimit?: string }
+    | { kind: 'claim'; claimName: string }
+    /** A volume the Pod (or the StatefulSet's claim templates) already defines. */
+    | { kind: 'existing'; volumeName: string };
 }
 
 export type ChoicesResult =
@@ -23,6 +27,8 @@ export type ChoicesResult =
 
 /** DNS-1123 subdomain: ConfigMap and PersistentVolumeClaim names. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** DNS-1123 label: volume names. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** No spaces or control characters: the rest is the registry's business. */
 const IMAGE_REFERENCE = /^[^\s\p{Cc}]+$/u;
 
@@ -45,14 +51,18 @@ export function readChoices(annotations: Readonly<Record<string, string>>, setti
   const requests = withOverrides(settings.resources.requests, pick('cpuRequest', isQuantity), pick('memoryRequest', isQuantity));
   const limits = withOverrides(settings.resources.limits, pick('cpuLimit', isQuantity), pick('memoryLimit', isQuantity));
   const claimName = pick('auditClaim', isName);
+  const volumeName = pick('auditVolume', (v) => v.length <= 63 && DNS_LABEL.test(v));
   const auditSize = pick('auditSize', isQuantity);
+  if (claimName !== undefined && volumeName !== undefined) {
+    problems.push(`${ANNOTATIONS.auditClaim} and ${ANNOTATIONS.auditVolume} both name the audit volume: keep one`);
+  }
   if (problems.length > 0) return { ok: false, message: `authz-sidecar injection refused: ${problems.join('; ')}` };
 
   let audit: SidecarChoices['audit'];
-  if (claimName !== undefined) {
-    audit = { kind: 'claim', claimName };
+  if (claimName !== undefined || volumeName !== undefined) {
+    audit = claimName !== undefined ? { kind: 'claim', claimName } : { kind: 'existing', volumeName: volumeName! };
     if (auditSize !== undefined) {
-      warnings.push(`${ANNOTATIONS.auditSize}: ignored, the audit trail uses the claim ${claimName} (its size is the claim's)`);
+      warnings.push(`${ANNOTATIONS.auditSize}: ignored, the audit trail is on ${claimName ?? volumeName} (its size is that volume's)`);
     }
   } else {
     const sizeLimit = auditSize ?? settings.audit.size_limit;

@@ -79,15 +79,13 @@ export function sidecarContainer(
   return container;
 }
 
+/** The volumes the injector adds: the config, and the audit volume unless the Pod brings its own. */
 export function sidecarVolumes(choices: SidecarChoices, names: SidecarVolumeNames): Record<string, unknown>[] {
-  const audit =
-    choices.audit.kind === 'claim'
-      ? { name: names.audit, persistentVolumeClaim: { claimName: choices.audit.claimName } }
-      : { name: names.audit, emptyDir: choices.audit.sizeLimit === undefined ? {} : { sizeLimit: choices.audit.sizeLimit } };
-  return [
-    // The whole ConfigMap, not one key: a config may name files beside it
-    // (a JWKS, an FGA model), and a directory mount follows ConfigMap updates.
-    { name: names.config, configMap: { name: choices.configMap } },
-    audit,
-  ];
+  // The whole ConfigMap, not one key: a config may name files beside it
+  // (a JWKS, an FGA model), and a directory mount follows ConfigMap updates.
+  const volumes: Record<string, unknown>[] = [{ name: names.config, configMap: { name: choices.configMap } }];
+  const { audit } = choices;
+  if (audit.kind === 'claim') volumes.push({ name: names.audit, persistentVolumeClaim: { claimName: audit.claimName } });
+  if (audit.kind === 'emptyDir') volumes.push({ name: names.audit, emptyDir: audit.sizeLimit === undefined ? {} : { sizeLimit: audit.sizeLimit } });
+  return volumes;
 }

@@ -71,13 +71,14 @@ t.test('every workload kind gets the sidecar, every document stays valid, the re
   t.same(injected, ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'], 'Deployments, StatefulSets, DaemonSets, Jobs and CronJobs');
   t.same(after[1], before[1], 'the Service is passed through');
   t.same(after[6], before[6], 'the opted-out Pod is unchanged');
-  t.match(res.stdout, /# The audit trail on the StatefulSet's own claim, kept across restarts\./, 'comments survive');
+  t.match(res.stdout, /# The audit trail on each replica's own claim \(from volumeClaimTemplates\), kept across restarts\./, 'comments survive');
   t.match(res.stderr, /Pod\/debug-shell: unchanged \(opted out/);
 
   const native = sidecarIn(podSpecOf(after[0]!))!;
   t.equal(native.restartPolicy, 'Always');
   const ledger = podSpecOf(after[2]!);
-  t.same((ledger.volumes as Obj[])[1], { name: 'authz-sidecar-audit', persistentVolumeClaim: { claimName: 'ledger-audit' } });
+  t.same((ledger.volumes as Obj[]).map((v) => v.name), ['authz-sidecar-config'], 'no audit volume added: the claim template is the volume');
+  t.match(sidecarIn(ledger)!.volumeMounts, [{ name: 'authz-sidecar-config' }, { name: 'audit', mountPath: '/var/lib/authz-sidecar' }]);
   t.same(sidecarIn(podSpecOf(after[3]!))!.resources, { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '128Mi' } });
   t.equal(podSpecOf(after[3]!).terminationGracePeriodSeconds, 15, "the DaemonSet's 5 s plus the 10 s drain");
   t.same((podSpecOf(after[5]!).volumes as Obj[])[0], { name: 'authz-sidecar-config', configMap: { name: 'exports-authz' } });

@@ -199,6 +199,19 @@ t.test('annotations override image, resources, config map and audit volume; unkn
   const withClaim = validPod(applyReviewPatch(claimed, await call(NS, podReview(claimed)))) as unknown as PatchedPod;
   t.same(withClaim.spec.volumes?.[1], { name: 'authz-sidecar-audit', persistentVolumeClaim: { claimName: 'audit-web' } });
 
+  // A StatefulSet Pod as its controller creates it: the claim template's volume is already in the spec.
+  const stateful = appPod({
+    annotations: { 'authz-sidecar.io/audit-volume': 'audit' },
+    spec: { volumes: [{ name: 'audit', persistentVolumeClaim: { claimName: 'audit-ledger-0' } }] },
+  });
+  const onOwn = validPod(applyReviewPatch(stateful, await call(NS, podReview(stateful)))) as unknown as PatchedPod;
+  t.same(onOwn.spec.volumes?.map((v) => v.name), ['audit', 'authz-sidecar-config'], "the Pod's own volume, no second audit volume");
+  t.same(sidecarOf(onOwn)?.volumeMounts?.map((m) => [m.name, m.mountPath]), [['authz-sidecar-config', '/etc/authz-sidecar'], ['audit', '/var/lib/authz-sidecar']]);
+  const noSuchVolume = await call(NS, podReview(appPod({ annotations: { 'authz-sidecar.io/audit-volume': 'audit' } })));
+  t.match([noSuchVolume.allowed, noSuchVolume.status?.message], [false, /audit-volume: the Pod has no volume named audit/]);
+  const both = await call(NS, podReview(appPod({ annotations: { 'authz-sidecar.io/audit-volume': 'audit', 'authz-sidecar.io/audit-claim': 'c' } })));
+  t.match([both.allowed, both.status?.message], [false, /both name the audit volume/]);
+
   const bad = appPod({ annotations: { 'authz-sidecar.io/memory-limit': 'lots', 'authz-sidecar.io/config': 'Not_A_Name' } });
   const refused = await call(NS, podReview(bad));
   t.equal(refused.allowed, false);
