@@ -8,7 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
+import { parseAuditConfig } from '../../src/audit/config.js';
+import { parseConfig } from '../../src/config/load.js';
 import { parseInjectServeArgs } from '../../src/kubernetes/cli.js';
+import { sidecarContainer } from '../../src/kubernetes/sidecar-container.js';
 import { parseInjectorSettings } from '../../src/kubernetes/settings.js';
 import { validateManifest } from './k8s-schemas.js';
 
@@ -113,4 +116,20 @@ t.test('the PrometheusRule and dashboard ConfigMap carry the shipped files', asy
   const dashboard = find(docs, 'ConfigMap') as { data: Record<string, string> };
   t.same(JSON.parse(dashboard.data['authz-sidecar.json']!), JSON.parse(readFileSync('config/grafana/authz-sidecar.dashboard.json', 'utf8')));
   t.equal(readFileSync(join(CHART, 'files/authz-sidecar.dashboard.json'), 'utf8'), readFileSync('config/grafana/authz-sidecar.dashboard.json', 'utf8'));
+});
+
+t.test("the chart's default config is one the sidecar accepts, and the injected env puts admin on the Pod IP", async (t) => {
+  const docs = examples('default-install.yaml');
+  const configMap = find(docs, 'ConfigMap', 'authz-sidecar') as { data: { 'sidecar.yaml': string } };
+  const doc = parse(configMap.data['sidecar.yaml']) as Obj;
+  t.same(doc, values.config, 'the example ConfigMap holds values.config');
+  const settings = parseInjectorSettings(parse((find(docs, 'ConfigMap', 'authz-authz-injector') as { data: { 'settings.yaml': string } }).data['settings.yaml']), 'example');
+  const container = sidecarContainer(settings, { image: 'x', configMap: 'authz-sidecar', resources: { requests: {}, limits: {} }, audit: { kind: 'emptyDir' } },
+    { config: 'c', audit: 'a' }) as { env: { name: string; value: string }[] };
+  const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+  const { config } = parseConfig(doc, { env });
+  t.match(config.server, { admin: { host: '0.0.0.0', port: 9090 }, grpc: { port: 9191 }, http: { port: 9192 } });
+  const audit = parseAuditConfig(doc.audit);
+  t.ok(audit.sinks.length > 0, 'the audit section passes the audit room');
+  t.match(JSON.stringify(audit), /\/var\/lib\/authz-sidecar\//, 'its directories are on the audit volume');
 });
