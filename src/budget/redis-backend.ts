@@ -41,6 +41,9 @@ export interface RedisBackendOptions {
   readonly metrics: BudgetMetrics;
 }
 
+/** Script calls in flight per queue: past it, charges wait for a reply and go in the next call. */
+const IN_FLIGHT = 2;
+
 /** Keys per RETURN / RECONCILE call. */
 const BATCH = 100;
 
@@ -60,7 +63,8 @@ interface Pending extends BatchCharge {
 /** The charges of one slot (everything, on a single Redis) waiting for the next script call. */
 interface ChargeQueue {
   readonly pending: Pending[];
-  inFlight: boolean;
+  /** Script calls of this queue awaiting their reply. */
+  inFlight: number;
   scheduled: boolean;
 }
 
@@ -148,7 +152,7 @@ export class RedisBackend implements BudgetBackend {
     }
     let queue = this.queues.get(group);
     if (queue === undefined) {
-      queue = { pending: [], inFlight: false, scheduled: false };
+      queue = { pending: [], inFlight: 0, scheduled: false };
       this.queues.set(group, queue);
     }
     const slices = this.slicesFor(meters, keys, now);
@@ -186,7 +190,7 @@ export class RedisBackend implements BudgetBackend {
    * during one round trip goes in the next call.
    */
   private schedule(q: ChargeQueue): void {
-    if (q.inFlight || q.scheduled) return;
+    if (q.inFlight >= IN_FLIGHT || q.scheduled) return;
     q.scheduled = true;
     setImmediate(() => {
       q.scheduled = false;
@@ -195,7 +199,7 @@ export class RedisBackend implements BudgetBackend {
   }
 
   private async send(q: ChargeQueue): Promise<void> {
-    if (q.inFlight || q.pending.length === 0) return;
+    if (q.inFlight >= IN_FLIGHT || q.pending.length === 0) return;
     const now = this.opts.clock();
     const batch = this.takeBatch(q, now);
     if (batch.length === 0) return;
@@ -203,7 +207,7 @@ export class RedisBackend implements BudgetBackend {
       for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, now));
       return;
     }
-    q.inFlight = true;
+    q.inFlight++;
     const nonce = (this.nonce = (this.nonce % 0x7fffffff) + 1);
     const call = buildBatch(batch, nonce, this.opts.leases?.fraction ?? 0, now);
     const epoch = this.connection.doubtEpoch;
@@ -221,7 +225,7 @@ export class RedisBackend implements BudgetBackend {
     } finally {
       this.opts.metrics.redisSeconds.observe({ op: 'charge' }, (performance.now() - started) / 1000);
       this.opts.metrics.batchSize.observe(batch.length);
-      q.inFlight = false;
+      q.inFlight--;
     }
     if (failure === undefined) {
       const read = epoch === this.connection.doubtEpoch
