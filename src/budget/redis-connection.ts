@@ -88,9 +88,12 @@ export class RedisConnection {
         ...(t.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
         ...(t.username !== undefined ? { username: t.username } : {}),
         ...(t.password !== undefined ? { password: t.password } : {}),
-        sentinelCommandTimeout: opts.timeoutMs * 20,
-        // Reconnect at once when the sentinels announce a new master.
-        failoverDetector: true,
+        sentinelCommandTimeout: Math.max(opts.timeoutMs * 20, 500),
+        // A master demoted without dying answers writes with READONLY: ask the
+        // sentinels again (a dead one drops the connection, which does the same).
+        // ioredis' failoverDetector is not used: its sentinel subscriptions
+        // outlive disconnect() when it races a reconnect.
+        reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
       });
       this.guard(client);
       this.client = client;
