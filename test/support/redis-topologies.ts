@@ -86,9 +86,10 @@ export async function startRedisCluster(t: Test): Promise<TestCluster> {
   const live = new Set(nodes);
   const byPort = new Map(nodes.map((n) => [n.port, n]));
   const tracked = nodes.map((n) => ({ ...n, kill: async () => { live.delete(n); await n.kill(); } }));
+  const masters: Node[] = [];
   const cluster: TestCluster = {
     nodes: tracked,
-    masters: [],
+    masters,
     async masterOf(key: string) {
       for (const n of live) {
         const c = new Redis(n.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, protocol: 2 });
@@ -127,7 +128,7 @@ export async function startRedisCluster(t: Test): Promise<TestCluster> {
     if (role[0] === 'master') masterPorts.add(n.port);
     c.disconnect();
   }
-  (cluster as { masters: Node[] }).masters = tracked.filter((n) => masterPorts.has(n.port));
+  masters.push(...tracked.filter((n) => masterPorts.has(n.port)));
   return cluster;
 }
 
