@@ -44,6 +44,9 @@ export interface RedisBackendOptions {
 /** Script calls in flight per queue: past it, charges wait for a reply and go in the next call. */
 const IN_FLIGHT = 2;
 
+/** Without leases no charge asks for a slice (a charge has at most 12 meters: 4 kinds × tenant, class, principal). */
+const NO_SLICES: number[] = new Array<number>(64).fill(0);
+
 /** Keys per RETURN / RECONCILE call. */
 const BATCH = 100;
 
@@ -57,6 +60,8 @@ interface Owed {
 }
 
 interface Pending extends BatchCharge {
+  /** Lease asks, decided when the call is built (a lease granted meanwhile changes them). */
+  slices: number[];
   readonly resolve: (outcome: ChargeOutcome) => void;
 }
 
@@ -155,10 +160,9 @@ export class RedisBackend implements BudgetBackend {
       queue = { pending: [], inFlight: 0, scheduled: false };
       this.queues.set(group, queue);
     }
-    const slices = this.slicesFor(meters, keys, now);
     const q = queue;
     return new Promise<ChargeOutcome>((resolve) => {
-      q.pending.push({ meters, keys, slices, resolve });
+      q.pending.push({ meters, keys, slices: NO_SLICES, resolve });
       this.schedule(q);
     });
   }
@@ -256,8 +260,12 @@ export class RedisBackend implements BudgetBackend {
     const out: Pending[] = [];
     for (const c of take) {
       const used = leases.tryCharge(c.keys, c.meters, now);
-      if (used !== undefined) c.resolve({ kind: 'charged', used, path: 'lease' });
-      else out.push(c);
+      if (used !== undefined) {
+        c.resolve({ kind: 'charged', used, path: 'lease' });
+        continue;
+      }
+      c.slices = this.slicesFor(c.meters, c.keys, now);
+      out.push(c);
     }
     return out;
   }
