@@ -101,8 +101,8 @@ export class RedisBackend implements BudgetBackend {
       timeoutMs: opts.timeoutMs,
       connectTimeoutMs: opts.connectTimeoutMs,
       maxReplyBytes: opts.maxReplyBytes,
-      onRefusedReply: (why) => {
-        this.opts.metrics.redisRepliesRefused.inc({ why: why.startsWith('a reply over') || why.includes('announced') ? 'oversized' : 'protocol' });
+      onRefusedReply: (kind, why) => {
+        this.opts.metrics.redisRepliesRefused.inc({ why: kind });
         this.opts.log.warn({ why }, 'budget: redis reply refused; dropping the connection');
         this.markDown(why);
       },
@@ -198,7 +198,7 @@ export class RedisBackend implements BudgetBackend {
     q.scheduled = true;
     setImmediate(() => {
       q.scheduled = false;
-      void this.send(q);
+      this.send(q).catch((err: unknown) => this.opts.log.error({ error: (err as Error).message }, 'budget: charge queue failed'));
     });
   }
 
@@ -206,12 +206,29 @@ export class RedisBackend implements BudgetBackend {
     if (q.inFlight >= IN_FLIGHT || q.pending.length === 0) return;
     const now = this.opts.clock();
     const batch = this.takeBatch(q, now);
-    if (batch.length === 0) return;
-    if (!this.up) {
+    if (batch.length > 0 && !this.up) {
       for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, now));
-      return;
+    } else if (batch.length > 0) {
+      q.inFlight++;
+      // More than max_batch waiting: the next call may leave now, alongside.
+      if (q.pending.length > 0) this.schedule(q);
+      try {
+        await this.call(batch, now);
+      } catch (err) {
+        // Never expected (the call answers every charge itself); a bug here
+        // must not leave decisions waiting for their deadline.
+        this.opts.log.error({ error: (err as Error).message }, 'budget: charge batch failed');
+        const later = this.opts.clock();
+        for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, later));
+      } finally {
+        q.inFlight--;
+      }
     }
-    q.inFlight++;
+    if (q.pending.length > 0) this.schedule(q);
+  }
+
+  /** One script call for the batch; every charge is answered: by the reply, or by on_unavailable. */
+  private async call(batch: Pending[], now: number): Promise<void> {
     const nonce = (this.nonce = (this.nonce % 0x7fffffff) + 1);
     const call = buildBatch(batch, nonce, this.opts.leases?.fraction ?? 0, now);
     const epoch = this.connection.doubtEpoch;
@@ -229,27 +246,24 @@ export class RedisBackend implements BudgetBackend {
     } finally {
       this.opts.metrics.redisSeconds.observe({ op: 'charge' }, (performance.now() - started) / 1000);
       this.opts.metrics.batchSize.observe(batch.length);
-      q.inFlight--;
     }
-    if (failure === undefined) {
-      const read = epoch === this.connection.doubtEpoch
-        ? readBatchReply(reply, nonce, batch, call)
-        : 'read from a connection whose stream was refused';
-      if (typeof read === 'string') {
-        failure = `unexpected reply to the charge script: ${read}`;
-        this.opts.metrics.redisRepliesRefused.inc({ why: read.startsWith('answers call') ? 'mismatched' : 'malformed' });
-        this.opts.log.warn({ why: read }, 'budget: redis reply refused; dropping the connection');
-        this.connection.dropConnectionOf(call.keys[0]!);
-      } else {
+    if (failure === undefined && epoch !== this.connection.doubtEpoch) {
+      // The guard refused bytes of this connection (and counted it) after the call left.
+      failure = 'reply read from a connection whose stream was refused';
+    } else if (failure === undefined) {
+      const read = readBatchReply(reply, nonce, batch, call);
+      if (typeof read !== 'string') {
         this.settle(batch, call, read, now);
+        return;
       }
+      failure = `unexpected reply to the charge script: ${read}`;
+      this.opts.metrics.redisRepliesRefused.inc({ why: read.startsWith('answers call') ? 'mismatched' : 'malformed' });
+      this.opts.log.warn({ why: read }, 'budget: redis reply refused; dropping the connection');
+      this.connection.dropConnectionOf(call.keys[0]!);
     }
-    if (failure !== undefined) {
-      this.markDown(failure);
-      const later = this.opts.clock();
-      for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, later));
-    }
-    if (q.pending.length > 0) this.schedule(q);
+    this.markDown(failure);
+    const later = this.opts.clock();
+    for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, later));
   }
 
   /** Up to max_batch charges; those a lease granted meanwhile can serve are answered at once. */

@@ -6,7 +6,7 @@
 // dropped: ioredis then connects again.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { keySlot } from './key-slot.js';
-import { RespReplyGuard } from './resp-reply-guard.js';
+import { RespReplyGuard, type GuardRefusal } from './resp-reply-guard.js';
 
 export type RedisTarget =
   | { readonly kind: 'single'; readonly url: string }
@@ -26,7 +26,7 @@ export interface RedisConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly maxReplyBytes: number;
   /** A connection's stream was refused by its guard (it is being destroyed). */
-  readonly onRefusedReply: (why: string) => void;
+  readonly onRefusedReply: (kind: GuardRefusal, why: string) => void;
 }
 
 export class RedisConnection {
@@ -118,9 +118,9 @@ export class RedisConnection {
   private guard(redis: Redis): void {
     redis.on('connect', () => {
       const stream = redis.stream;
-      const guard = new RespReplyGuard(this.opts.maxReplyBytes, (why) => {
+      const guard = new RespReplyGuard(this.opts.maxReplyBytes, (kind, why) => {
         this.doubtEpoch++;
-        this.opts.onRefusedReply(why);
+        this.opts.onRefusedReply(kind, why);
         stream.destroy(new Error(`budget: redis reply refused: ${why}`));
       });
       stream.prependListener('data', (chunk: Buffer) => guard.feed(chunk));

@@ -41,6 +41,9 @@ const STAR = 0x2a;
 /** `_ # , ( = ! % ~ > |`: types only RESP3 has. */
 const RESP3_TYPES = new Set([0x5f, 0x23, 0x2c, 0x28, 0x3d, 0x21, 0x25, 0x7e, 0x3e, 0x7c]);
 
+/** Too big for max_reply_bytes, or not RESP2 as we speak it. */
+export type GuardRefusal = 'oversized' | 'protocol';
+
 export class RespReplyGuard {
   private mode = Mode.Type;
   private kind = 0;
@@ -54,7 +57,7 @@ export class RespReplyGuard {
 
   constructor(
     private readonly maxReplyBytes: number,
-    private readonly onViolation: (why: string) => void,
+    private readonly onViolation: (kind: GuardRefusal, why: string) => void,
   ) {}
 
   /** Feeds one chunk; false once the stream has been found bad (`onViolation` was called once). */
@@ -79,7 +82,7 @@ export class RespReplyGuard {
           let j = i;
           while (j < n && chunk[j] !== CR) j++;
           this.replyBytes += j - i;
-          if (this.replyBytes > this.maxReplyBytes) return this.fail(`a reply over ${this.maxReplyBytes} bytes`);
+          if (this.replyBytes > this.maxReplyBytes) return this.fail(`a reply over ${this.maxReplyBytes} bytes`, 'oversized');
           // Simple strings and errors are bounded by the reply limit only; they are not kept.
           if (this.kind !== PLUS && this.kind !== MINUS) {
             if (this.line.length + j - i > MAX_NUMBER_LINE) return this.fail('a length or integer line too long');
@@ -130,13 +133,13 @@ export class RespReplyGuard {
     if (length === -1) return this.elementDone(); // a null bulk string or array
     if (length < 0) return this.fail(`a negative length ${length}`);
     if (kind === DOLLAR) {
-      if (this.replyBytes + length + 2 > this.maxReplyBytes) return this.fail(`a bulk string of ${length} bytes announced`);
+      if (this.replyBytes + length + 2 > this.maxReplyBytes) return this.fail(`a bulk string of ${length} bytes announced`, 'oversized');
       this.bulkLeft = length;
       this.mode = length === 0 ? Mode.BulkCr : Mode.Bulk;
       return true;
     }
     // An array; each element takes 3 bytes at least.
-    if (this.replyBytes + length * 3 > this.maxReplyBytes) return this.fail(`an array of ${length} elements announced`);
+    if (this.replyBytes + length * 3 > this.maxReplyBytes) return this.fail(`an array of ${length} elements announced`, 'oversized');
     if (length === 0) return this.elementDone();
     if (this.open.length >= MAX_DEPTH) return this.fail(`arrays nested deeper than ${MAX_DEPTH}`);
     this.open.push(length);
@@ -160,9 +163,9 @@ export class RespReplyGuard {
     return true;
   }
 
-  private fail(why: string): false {
+  private fail(why: string, kind: GuardRefusal = 'protocol'): false {
     this.failed = true;
-    this.onViolation(why);
+    this.onViolation(kind, why);
     return false;
   }
 }

@@ -18,7 +18,7 @@ const VALID = [
 
 function feedSplit(text: string, every: number, max = 1 << 20): string[] {
   const refused: string[] = [];
-  const guard = new RespReplyGuard(max, (why) => refused.push(why));
+  const guard = new RespReplyGuard(max, (_kind, why) => refused.push(why));
   const bytes = Buffer.from(text, 'latin1');
   for (let i = 0; i < bytes.length; i += every) guard.feed(bytes.subarray(i, i + every));
   return refused;
