@@ -103,6 +103,7 @@ function createBackend(
     probeIntervalMs: r.probe_interval_ms,
     maxReplyBytes: r.max_reply_bytes,
     maxBatch: r.max_batch,
+    minReplicas: r.min_replicas,
     leases: l.enabled
       ? { fraction: typeof l.slice === 'number' ? l.slice : 0, units: typeof l.slice === 'number' ? 0 : l.slice.units, ttlMs: l.ttl_s * 1000 }
       : undefined,

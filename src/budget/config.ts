@@ -109,6 +109,11 @@ const redisSchema = z
     max_reply_bytes: z.number().int().min(4096).max(512 * MiB).default(MiB),
     /** Charges carried by one script call at most (concurrent decisions of a tenant are batched; 1 = one call each). */
     max_batch: z.number().int().min(1).max(1024).default(64),
+    /**
+     * Allow a charge only once this many replicas have it (Redis WAIT after
+     * each script call), so a failover to one of them cannot lose it. 0: off.
+     */
+    min_replicas: z.number().int().min(0).max(16).default(0),
   })
   .strict()
   .refine((r) => [r.url, r.cluster, r.sentinel].filter((x) => x !== undefined).length <= 1, {
@@ -116,6 +121,10 @@ const redisSchema = z
   })
   // The tenant's hash tag must be the key's first: a brace in the prefix
   // would decide the slot instead and scatter or pile up tenants.
+  .refine((r) => r.cluster === undefined || r.min_replicas === 0, {
+    error: 'is not supported with a cluster yet (WAIT would not follow a MOVED script call)',
+    path: ['min_replicas'],
+  })
   .refine((r) => r.cluster === undefined || !/[{}]/.test(r.key_prefix), {
     error: 'must not contain { or } with a cluster (the tenant\'s {hash tag} places its keys)',
     path: ['key_prefix'],

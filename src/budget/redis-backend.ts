@@ -6,6 +6,7 @@
 // reserved slices. When Redis cannot answer — or answers anything but the
 // exact reply — the configured choice applies: deny, or charge locally and
 // write the local charges back (reconcile) once Redis answers again.
+import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { BudgetBackend, ChargeOutcome } from './backend.js';
 import { buildBatch, EXPIRY_GRACE_MS, readBatchReply, type BatchCharge } from './charge-batch.js';
@@ -31,6 +32,8 @@ export interface RedisBackendOptions {
   readonly maxReplyBytes: number;
   /** Most charges in one script call. */
   readonly maxBatch: number;
+  /** Replicas that must have a charge before it is allowed (WAIT); 0: none. Not with a cluster. */
+  readonly minReplicas?: number;
   /**
    * Leases, when enabled: each slice is a fraction of what remains, or (fraction 0)
    * fixed `units` — cost units for daily/monthly, requests for rps/rpm.
@@ -236,10 +239,10 @@ export class RedisBackend implements BudgetBackend {
     let reply: unknown;
     let failure: string | undefined;
     try {
-      reply = await charge.run(this.client, call.keys, call.args);
+      reply = await this.runCharge(call.keys, call.args);
     } catch (err) {
       failure = (err as Error).message;
-      this.opts.metrics.redisErrors.inc({ op: 'charge' });
+      this.opts.metrics.redisErrors.inc({ op: err instanceof NotReplicated ? 'replication' : 'charge' });
       // A command that timed out may still be answered, and that answer would
       // be taken for the next command's: the connection's replies are in doubt.
       if (failure === 'Command timed out') this.connection.dropConnectionOf(call.keys[0]!);
@@ -264,6 +267,20 @@ export class RedisBackend implements BudgetBackend {
     this.markDown(failure);
     const later = this.opts.clock();
     for (const c of batch) c.resolve(this.fallback(c.meters, c.keys, later));
+  }
+
+  /**
+   * The charge script; with min_replicas, followed by a WAIT: a charge fewer
+   * replicas have could be lost in a failover, so its decisions follow
+   * on_unavailable (it stays charged: conservative).
+   */
+  private async runCharge(keys: readonly string[], args: readonly number[]): Promise<unknown> {
+    const replicas = this.opts.minReplicas ?? 0;
+    if (replicas === 0 || this.connection.isCluster) return charge.run(this.client, keys, args);
+    const waitMs = Math.max(1, Math.floor(this.opts.timeoutMs / 2));
+    const { reply, acknowledged } = await charge.runReplicated(this.client as Redis, keys, args, replicas, waitMs);
+    if (acknowledged < replicas) throw new NotReplicated(`charge acknowledged by ${acknowledged} of ${replicas} replicas within ${waitMs} ms`);
+    return reply;
   }
 
   /** Up to max_batch charges; those a lease granted meanwhile can serve are answered at once. */
@@ -536,6 +553,8 @@ export class RedisBackend implements BudgetBackend {
     await withTimeout(this.client.quit().then(() => undefined), 1000).catch(() => this.client.disconnect());
   }
 }
+
+class NotReplicated extends Error {}
 
 function owe(map: Map<string, Owed>, key: string, amount: number, windowEnd: number): void {
   const o = map.get(key);

@@ -133,4 +133,37 @@ export class LuaScript {
       return await client.eval(this.source, keys.length, ...keys, ...args);
     }
   }
+
+  /**
+   * Runs the script, then WAITs (on the same connection, so it covers the
+   * script's writes) until `replicas` replicas have them or `waitMs` passes.
+   * Resolves the script's reply and how many replicas acknowledged it.
+   */
+  async runReplicated(
+    client: Redis,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    replicas: number,
+    waitMs: number,
+  ): Promise<{ reply: unknown; acknowledged: number }> {
+    // Both are written at once: the WAIT follows the EVALSHA on the socket.
+    const script = client.evalsha(this.sha, keys.length, ...keys, ...args);
+    let wait = client.wait(replicas, waitMs);
+    let reply: unknown;
+    try {
+      reply = await script;
+    } catch (err) {
+      void wait.catch(() => undefined);
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      const loaded = client.eval(this.source, keys.length, ...keys, ...args);
+      wait = client.wait(replicas, waitMs);
+      try {
+        reply = await loaded;
+      } catch (e) {
+        void wait.catch(() => undefined);
+        throw e;
+      }
+    }
+    return { reply, acknowledged: await wait };
+  }
 }

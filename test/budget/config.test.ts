@@ -56,6 +56,8 @@ t.test('bad backend, lease and admin settings are refused', async (t) => {
   t.match(refusal({ backend: 'redis', redis: { sentinel: { master_name: 'm', sentinels: [] } } }), /budget\.redis\.sentinel\.sentinels: must list at least one sentinel/);
   t.match(refusal({ backend: 'redis', redis: { max_reply_bytes: 100 } }), /budget\.redis\.max_reply_bytes/);
   t.match(refusal({ backend: 'redis', redis: { max_batch: 0 } }), /budget\.redis\.max_batch/);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: ['redis://b:7000'] }, min_replicas: 1 } }),
+    /budget\.redis\.min_replicas: is not supported with a cluster/);
   t.match(refusal({ warn_at: 1.2 }), /budget\.warn_at/);
   t.match(refusal({ admin: { token: 'short' } }), /budget\.admin\.token: must be at least 16 characters/);
 });

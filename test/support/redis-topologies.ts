@@ -194,7 +194,7 @@ export async function startSentinels(t: Test): Promise<TestSentinels> {
   };
   // The replica has synced and every sentinel has found it (failover needs a known replica).
   const until = Date.now() + 30_000;
-  while (!(await replicaKnown(sentinels, masterName, replicaPort!))) {
+  while (!(await linkUp(replicaPort!)) || !(await replicaKnown(sentinels, masterName, replicaPort!))) {
     if (Date.now() > until) throw new Error('the sentinels did not find the replica in 30 s');
     await sleep(100);
   }
@@ -237,6 +237,19 @@ async function replicaKnown(sentinels: readonly Node[], name: string, port: numb
     }
   }
   return true;
+}
+
+/** The replica's link to its master is up (it has the data set and follows the stream). */
+async function linkUp(port: number): Promise<boolean> {
+  const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, protocol: 2 });
+  try {
+    await c.connect();
+    return (await c.info('replication')).includes('master_link_status:up');
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
 }
 
 async function isMaster(port: number): Promise<boolean> {
