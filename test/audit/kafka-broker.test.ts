@@ -80,7 +80,7 @@ t.test('dropped connections fail the send; a restarted broker on the same port s
     retry: { retries: 1, initialRetryTime: 20, maxRetryTime: 50 } });
   broker.dropConnections = true;
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await t.rejects(producer.connect());
+  await t.rejects(producer.connect(), { name: 'KafkaJSNumberOfRetriesExceeded' });
   broker.dropConnections = false;
   await broker.stop();
   await broker.start();

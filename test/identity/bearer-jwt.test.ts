@@ -109,7 +109,7 @@ t.test('algorithm confusion: an HS256 token keyed with the RSA public key is ref
   const rsa = await createTestIssuer({ alg: 'RS256', kid: 'rsa1' });
   writeJwksFile(dir, rsa.jwks);
   // Even with HS256 nominally allowed the key set holds no HMAC key; but the config cannot list it at all.
-  t.throws(() => makeService(t, { jwt: { jwks_file: 'jwks.json', algorithms: ['HS256'] } }, { baseDir: dir }));
+  t.throws(() => makeService(t, { jwt: { jwks_file: 'jwks.json', algorithms: ['HS256'] } }, { baseDir: dir }), /invalid_value[\s\S]*"algorithms"/);
   const { identify, service } = makeService(t, { jwt: { jwks_file: 'jwks.json', issuer: ISSUER } }, { baseDir: dir });
   await service.ready();
   const claims = { sub: 'mallory', iss: ISSUER, exp: nowSeconds() + 600 };
