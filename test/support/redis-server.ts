@@ -4,14 +4,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, createConnection } from 'node:net';
 import type { Test } from 'tap';
+import { skipReasonOutsideCi } from './missing-dependency.js';
 
-/** Why Redis tests cannot run here, or undefined when redis-server is on PATH. */
+/** Why Redis tests cannot run here, or undefined when redis-server is on PATH; under CI=true a missing one throws. */
 export function redisUnavailableReason(): string | undefined {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0) {
-    return 'redis-server is not on PATH (run scripts/ensure-test-deps.sh: apt-get install redis-server)';
-  }
-  return undefined;
+  const missing = probe.error !== undefined || probe.status !== 0;
+  return skipReasonOutsideCi(missing ? 'redis-server is not on PATH (run scripts/ensure-test-deps.sh: apt-get install redis-server)' : undefined);
 }
 
 export interface RedisServer {

@@ -9,13 +9,14 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { skipReasonOutsideCi } from './missing-dependency.js';
 import { Redis } from 'ioredis';
 
-/** Why these tests cannot run here, or undefined. */
+/** Why these tests cannot run here, or undefined; under CI=true a missing binary throws. */
 export function topologyUnavailableReason(): string | undefined {
   for (const bin of ['redis-server', 'redis-cli']) {
     const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0) return `${bin} is not on PATH (run scripts/ensure-test-deps.sh)`;
+    if (probe.error !== undefined || probe.status !== 0) return skipReasonOutsideCi(`${bin} is not on PATH (run scripts/ensure-test-deps.sh)`);
   }
   return undefined;
 }
