@@ -124,7 +124,7 @@ t.test('malformed requests deny even in dryrun', async (t) => {
 t.test('metrics and the decision hook see every decision', async (t) => {
   const metrics = new SidecarMetrics({ defaultMetrics: false });
   const seen: Decision[] = [];
-  const a = authorizer({ route: route({ stages: [denyStage] }), metrics, onDecision: (d) => seen.push(d) });
+  const a = authorizer({ route: route({ stages: [denyStage] }), metrics, onDecision: (d) => { seen.push(d); } });
   await a.decide(authzRequest());
   await a.decide(authzRequest());
   t.equal(seen.length, 2);

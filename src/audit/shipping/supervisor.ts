@@ -10,8 +10,16 @@ import type { RemoteSinkConfigs } from '../config.js';
 import type { ShipperProgress } from './shipper.js';
 import type { FromShipper, ShipperWorkerData, ToShipper } from './worker.js';
 
-// tsx runs the .ts sources (tests), node the compiled .js (dist/).
-const WORKER_URL = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+// node runs the compiled .js (dist/); the tests run the .ts sources through
+// tsx, whose loader a worker thread must register before loading its entry.
+const SOURCE_EXT = extname(fileURLToPath(import.meta.url));
+const WORKER_URL = new URL(`./worker${SOURCE_EXT}`, import.meta.url);
+
+function newWorker(workerData: ShipperWorkerData): Worker {
+  if (SOURCE_EXT !== '.ts') return new Worker(WORKER_URL, { workerData });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
 
 export interface SupervisorEvents {
   /** Progress of every sink (counters are deltas since the last report). */
@@ -35,7 +43,7 @@ export class ShipperSupervisor {
 
   start(): void {
     if (this.stopping) return;
-    const worker = new Worker(WORKER_URL, { workerData: this.data });
+    const worker = newWorker(this.data);
     this.worker = worker;
     this.startedAt = Date.now();
     worker.on('message', (msg: FromShipper) => {

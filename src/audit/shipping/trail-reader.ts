@@ -55,13 +55,14 @@ export class TrailReader {
       try {
         size = fstatSync(fd).size;
         while (records.length < max && pos.offset < size) {
-          const n = readSync(fd, this.buf, 0, Math.min(CHUNK, size - pos.offset), pos.offset);
+          const base = pos.offset;
+          const n = readSync(fd, this.buf, 0, Math.min(CHUNK, size - base), base);
           let start = 0;
           let progressed = false;
           while (records.length < max) {
             const nl = this.buf.subarray(0, n).indexOf(0x0a, start);
             if (nl < 0) break;
-            const at = pos.offset + start;
+            const at = base + start;
             const length = nl - start + 1;
             const record = this.parse(this.buf.toString('utf8', start, nl), pos.file, at, length);
             if (record !== undefined) records.push(record);
