@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../observability/logger.js';
 import type { RemoteSinkConfigs } from '../config.js';
 import { createRemoteSinks } from './remote-sinks.js';
-import { Shipper, type ShipperOptions } from './shipper.js';
+import { Shipper, type ShipperOptions, type ShipperProgress } from './shipper.js';
 
 export interface ShipperWorkerData {
   readonly sinks: RemoteSinkConfigs;
@@ -16,7 +16,7 @@ export interface ShipperWorkerData {
 
 export type ToShipper = { readonly type: 'drain'; readonly deadline: number };
 export type FromShipper =
-  | { readonly type: 'progress'; readonly progress: import('./shipper.js').ShipperProgress[] }
+  | { readonly type: 'progress'; readonly progress: ShipperProgress[] }
   | { readonly type: 'drained' };
 
 const PROGRESS_MS = 200;
