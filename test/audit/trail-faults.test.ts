@@ -3,11 +3,13 @@
 // the append, corrupt records and checkpoints, a dead shipper thread, two
 // writers on one directory, retention at max_bytes. Each case is what a
 // probe of the previous design got wrong.
-import { appendFileSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { auditVerifyCommand, createAuditCapability, queryAuditDir, type AuditCapability } from '../../src/audit/index.js';
+import { TrailWriter } from '../../src/audit/trail/trail-writer.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { TestKafkaBroker } from '../support/kafka-broker/index.js';
 import { decision, deps, deliveredIds, metricValue, request, until } from './fixtures/helpers.js';
 
@@ -283,4 +285,61 @@ t.test('max_bytes: the trail deletes only shipped segments; full with nothing sh
   const v = await verify(dir);
   t.equal(v.code, 0, v.out);
   t.match(v.err, /deleted by retention/);
+});
+
+t.test('audit verify accepts a trail cut by a crash at any byte past the head, and catches a cut before it', async (t) => {
+  const root = t.testdir({ live: {} });
+  const live = join(root, 'live');
+  const opts = { fsync: 'interval' as const, fsyncIntervalMs: 10, segmentBytes: 1 << 20, maxBytes: 1 << 30, log: createLogger('silent') };
+  const w = await TrailWriter.open({ dir: live, ...opts });
+  t.teardown(() => w.close());
+  const json = (i: number) => JSON.stringify({ decision_id: `cut-${i}`, timestamp: new Date().toISOString() });
+  for (let i = 0; i < 10; i++) w.append(json(i));
+  await until(() => {
+    try {
+      return (JSON.parse(readFileSync(join(live, 'audit-head.json'), 'utf8')) as { seq: number }).seq === 10;
+    } catch {
+      return false;
+    }
+  }, 'the head at seq 10');
+  // Three more appends, then the "crash": the files as they are now (no await, so no head write in between).
+  for (let i = 10; i < 13; i++) w.append(json(i));
+  const name = segments(live)[0] as string;
+  const data = readFileSync(join(live, name));
+  const head = readFileSync(join(live, 'audit-head.json'));
+  const ends: number[] = [];
+  for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, i + 1)) ends.push(i + 1);
+  const headEnd = ends[9] as number;
+
+  let copies = 0;
+  const cutAt = (at: number): string => {
+    const dir = join(root, `cut-${copies++}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, name), data.subarray(0, at));
+    writeFileSync(join(dir, 'audit-head.json'), head);
+    return dir;
+  };
+  const cuts = new Set<number>([headEnd, data.length, ...ends.slice(10)]);
+  for (let at = headEnd + 1; at < data.length; at += 13) cuts.add(at);
+  let torn = 0;
+  for (const at of cuts) {
+    const r = await verify(cutAt(at));
+    if (r.code !== 0) t.fail(`cut at byte ${at} (after the head) should verify: ${r.out}`);
+    if (/torn last line/.test(r.out)) torn++;
+  }
+  t.ok(torn > 0 && cuts.size > 20, `${cuts.size} cuts past the head verify (${torn} reported as torn)`);
+  for (const at of [headEnd - 1, ends[8] as number, Math.floor((ends[3] as number) + 5)]) {
+    const r = await verify(cutAt(at));
+    t.equal(r.code, 1, `a cut at byte ${at}, before the head's line ends, is truncation: ${r.out.trim()}`);
+  }
+  // A restart on a crash-cut trail cuts the torn line off and continues: verify ok, no break recorded.
+  const dir = cutAt(headEnd + 100);
+  const again = await TrailWriter.open({ dir, ...opts });
+  t.equal(again.breaks.length, 0, 'no break');
+  t.ok(again.torn !== undefined, 'a torn line was cut off');
+  t.ok(again.append(json(99)));
+  await again.close();
+  const r = await verify(dir);
+  t.equal(r.code, 0, r.out);
+  t.match(r.out, /^ok: 11 events/);
 });

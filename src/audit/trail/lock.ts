@@ -42,7 +42,7 @@ function alive(pid: number): boolean {
 /** Takes the lock or throws TrailLockedError naming the owner; returns the release function. */
 export function lockTrailDir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
-  if (heldHere.has(path)) throw new TrailLockedError(`audit trail ${dir} is already open in this process`);
+  if (heldHere.has(path)) throw new TrailLockedError(`already open in this process (${dir})`);
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -67,7 +67,7 @@ export function lockTrailDir(dir: string): () => void {
     // Our own pid in a lock we do not hold: a previous incarnation with the same
     // pid (containers restart as pid 1), so it is stale.
     if (owner !== undefined && owner.pid !== process.pid && (owner.host !== hostname() || alive(owner.pid))) {
-      throw new TrailLockedError(`audit trail ${dir} is in use by pid ${owner.pid} on ${owner.host} (${LOCK_FILE}); `
+      throw new TrailLockedError(`in use by pid ${owner.pid} on ${owner.host} (${LOCK_FILE}); `
         + 'two sidecars must not write one trail');
     }
     unlinkSync(path);
