@@ -3,8 +3,11 @@
 // rounds and restarted. Every decision id a client received must be in the
 // trail and in what the test broker (real kafkajs over the Kafka wire
 // protocol) holds. Needs `npm run build` (it runs dist/).
+import { join } from 'node:path';
 import t from 'tap';
-import { Load, missingEverywhere, setup, until } from '../support/serve-crash-harness.js';
+import { request } from 'undici';
+import { verifyAuditDir } from '../../src/audit/index.js';
+import { Load, missingEverywhere, setup, trailIds, until } from '../support/serve-crash-harness.js';
 
 t.test('SIGKILL under load at random points, several rounds: no answered decision missing from the trail or Kafka', async (t) => {
   const { dir, token, broker, start } = await setup(t);
@@ -24,6 +27,12 @@ t.test('SIGKILL under load at random points, several rounds: no answered decisio
   await load.stop();
   t.comment(`${load.received.size} decisions answered over 4 lifetimes`);
   await missingEverywhere(t, dir, broker, load);
+  const ready = await request(`http://127.0.0.1:${last.ports.admin}/readyz`);
+  t.match(await ready.body.json(), { status: 'ready', checks: { audit: true, audit_trail_writable: true, audit_chain_intact: true } },
+    'SIGKILLs are not chain breaks');
   t.equal(await last.kill('SIGTERM'), 0, 'the last run stops cleanly');
+  const verified = await verifyAuditDir(join(dir, 'audit'));
+  t.equal(verified.problem, undefined, 'audit verify: the chain holds across every kill');
+  t.equal(verified.events, (await trailIds(join(dir, 'audit'))).size, 'one line per decision, none twice');
 });
 
