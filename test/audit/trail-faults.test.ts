@@ -343,3 +343,17 @@ t.test('audit verify accepts a trail cut by a crash at any byte past the head, a
   t.equal(r.code, 0, r.out);
   t.match(r.out, /^ok: 11 events/);
 });
+
+t.test('every fsync policy records every decision and verifies', async (t) => {
+  for (const fsync of ['always', 'interval', 'never'] as const) {
+    const root = t.testdir({});
+    const cap = createAuditCapability({ sinks: [{ jsonl: { dir: 'audit', fsync, fsync_interval_ms: 5 } }] }, deps(root));
+    await cap.ready();
+    let recorded = 0;
+    for (let i = 0; i < 30; i++) if (cap.onDecision?.(decision({ id: `${fsync}-${i}` }), request()) === true) recorded++;
+    t.equal(recorded, 30, `${fsync}: every append succeeded`);
+    await cap.close();
+    t.same(await idsInTrail(join(root, 'audit')), [...Array(30).keys()].map((i) => `${fsync}-${i}`), `${fsync}: all, in order`);
+    t.equal((await verify(join(root, 'audit'))).code, 0, `${fsync}: verifies`);
+  }
+});
