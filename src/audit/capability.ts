@@ -152,8 +152,10 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
       await opening.catch(() => undefined);
       closed = true;
       const deadline = Date.now() + config.drain_timeout_ms;
-      await trail?.close();
+      // The lock is held until shipping stopped: a successor must not ship the same trail alongside.
+      await trail?.close({ keepLock: true });
       await shipper?.drain(deadline);
+      trail?.unlock();
     },
   };
 }

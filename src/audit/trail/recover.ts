@@ -127,6 +127,10 @@ export async function recoverTail(dir: string, segments: readonly SegmentName[])
   let prevHash = GENESIS_HASH;
   let headSeen = false;
   let linked: { seq: number; hash: string } | undefined;
+  // Where the count starts when the first line read turns out unreadable: the head's seq, or the segment's first seq.
+  const start = nonEmpty[Math.max(0, from)];
+  if (fromOffset > 0 && head !== undefined) seq = head.seq - 1;
+  else if (start?.firstSeq !== undefined) seq = start.firstSeq - 1;
   for (let i = Math.max(0, from); i < names.length; i++) {
     const name = names[i] as string;
     const buf = await readFile(join(dir, name));

@@ -165,8 +165,8 @@ export class TrailWriter {
     if (this.full) this.lastFailure = undefined; // the next append may find room
   }
 
-  /** Final sync and head; releases the lock. */
-  async close(): Promise<void> {
+  /** Final sync and head; releases the lock unless told to keep it (the shipper still drains the trail). */
+  async close(opts: { keepLock?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
@@ -181,7 +181,13 @@ export class TrailWriter {
     }
     await this.writeHead(this.headNow());
     closeSync(this.fd);
+    if (!opts.keepLock) this.unlock();
+  }
+
+  /** Lets another sidecar open this trail. */
+  unlock(): void {
     this.releaseLock?.();
+    this.releaseLock = undefined;
   }
 
   private fail(kind: AppendFailure, message: string): false {
