@@ -101,12 +101,15 @@ export class Sidecar {
     if (file === undefined) return false;
     let next: LoadedConfig;
     let runtime: DecisionRuntime;
+    const applied: Capability[] = [];
     try {
       next = loadConfigFile(file);
-      await this.reconfigureCapabilities(next);
+      await this.reconfigureCapabilities(next, applied);
       runtime = this.build(next);
       await runtime.identity.ready();
     } catch (err) {
+      // All or nothing: sections already applied go back to the last good config.
+      await this.restoreCapabilities(applied);
       this.metrics.configReloads.inc({ outcome: 'failure' });
       this.log.error({ file, error: (err as Error).message }, 'config reload refused; last good config keeps serving');
       return false;
@@ -149,12 +152,14 @@ export class Sidecar {
     await Promise.all(this.capabilities.map((c) => c.ready()));
   }
 
-  private async reconfigureCapabilities(next: LoadedConfig): Promise<void> {
+  /** Pushes changed sections to their capabilities; each one applied is added to `applied`, for a rollback. */
+  private async reconfigureCapabilities(next: LoadedConfig, applied: Capability[]): Promise<void> {
     for (const c of this.capabilities) {
       const before = JSON.stringify(this.loaded.raw[c.name] ?? null);
       const after = JSON.stringify(next.raw[c.name] ?? null);
       if (before === after) continue;
       if (!c.reconfigure) throw new Error(`the ${c.name} section changed; it applies on restart only`);
+      applied.push(c);
       await c.reconfigure(next.raw[c.name]);
     }
     const known = new Set(this.capabilities.map((c) => c.name));
@@ -218,6 +223,17 @@ export class Sidecar {
       this.ports.admin = s.port;
     }
     log.info({ ports: this.ports, routes: this.loaded.config.routes.length }, 'authz-sidecar listening');
+  }
+
+  /** Gives capabilities reconfigured by a refused reload their last good section back. */
+  private async restoreCapabilities(applied: readonly Capability[]): Promise<void> {
+    for (const c of [...applied].reverse()) {
+      try {
+        await c.reconfigure?.(this.loaded.raw[c.name]);
+      } catch (err) {
+        this.log.error({ capability: c.name, error: (err as Error).message }, 'could not restore the last good section after a refused reload');
+      }
+    }
   }
 
   private watchConfig(file: string): void {
