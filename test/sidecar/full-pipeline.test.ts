@@ -42,7 +42,6 @@ t.test('tenant, RBAC, ReBAC, policy, budget and audit on one route, over HTTP an
     budget: { backend: 'memory', tenants: { acme: { daily: DAILY, monthly: 1000 } } },
     audit: {
       sinks: [{ jsonl: { dir: trail } }, { kafka: { brokers: [broker.address], topic: 'authz-audit' } }],
-      spool: { dir: join(root, 'spool') },
       on_full: 'deny',
       batch: { max_events: 10, max_wait_ms: 20 },
     },
