@@ -26,4 +26,6 @@ export interface RemoteSink {
 
 export interface RemoteSinkContext {
   readonly log: Logger;
+  /** The trail directory the sink ships from (a sink may keep small state of its own there). */
+  readonly dir: string;
 }

@@ -3,14 +3,14 @@
 // a new sink (issue 18: PostgreSQL) is one entry plus its config schema.
 import type { RemoteSinkConfigs } from '../config.js';
 import { KafkaSink } from '../sinks/kafka-sink.js';
-import { PostgresSink } from '../sinks/postgres-sink.js';
+import { PostgresSink, trailChainId } from '../sinks/postgres-sink.js';
 import type { RemoteSink, RemoteSinkContext } from './remote-sink.js';
 
 type Factories = { readonly [K in keyof RemoteSinkConfigs]-?: (config: NonNullable<RemoteSinkConfigs[K]>, ctx: RemoteSinkContext) => RemoteSink };
 
 const FACTORIES: Factories = {
   kafka: (config, ctx) => new KafkaSink(config, ctx.log),
-  postgres: (config, ctx) => new PostgresSink(config, ctx.log),
+  postgres: (config, ctx) => new PostgresSink(config, ctx.log, trailChainId(ctx.dir, config.chain)),
 };
 
 export function createRemoteSinks(configs: RemoteSinkConfigs, ctx: RemoteSinkContext): RemoteSink[] {

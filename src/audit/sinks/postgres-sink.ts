@@ -6,7 +6,10 @@
 // trail line, so `audit verify --postgres` can walk the chain in the
 // database. One deadline per batch: past it the connection is destroyed (a
 // query in doubt is never reused) and the shipper retries from the trail.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
 import type { PostgresSinkConfig } from '../config.js';
@@ -24,6 +27,26 @@ export const EVENT_COLUMNS = [
 const COLUMNS = ['decision_id', 'chain', 'seq', 'prev_hash', 'hash', 'line', ...EVENT_COLUMNS] as const;
 const QUOTED = COLUMNS.map((c) => `"${c}"`).join(', ');
 
+/**
+ * The name of this trail's chain in the table: `<chain or hostname>/<id>`, the id made once per trail
+ * directory and kept in it. A pod restarted with an empty trail (an emptyDir) starts a new chain at
+ * seq 1 under the same hostname; the id keeps the two chains apart.
+ */
+export function trailChainId(dir: string, prefix: string | undefined): string {
+  const file = join(dir, CHAIN_ID_FILE);
+  let id: string;
+  try {
+    id = readFileSync(file, 'utf8').trim();
+    if (!/^[0-9a-f]{8}$/.test(id)) throw new Error('not a chain id');
+  } catch {
+    id = randomUUID().slice(0, 8);
+    writeFileSync(file, `${id}\n`);
+  }
+  return `${prefix ?? hostname()}/${id}`;
+}
+
+export const CHAIN_ID_FILE = 'audit-chain-id';
+
 export class PostgresDeliveryError extends Error {
   override readonly name = 'PostgresDeliveryError';
 }
@@ -31,11 +54,7 @@ export class PostgresDeliveryError extends Error {
 export class PostgresSink implements RemoteSink {
   readonly name = 'postgres';
   private client: pg.Client | undefined;
-  private readonly chain: string;
-
-  constructor(private readonly config: PostgresSinkConfig, private readonly log: Logger) {
-    this.chain = config.chain ?? hostname();
-  }
+  constructor(private readonly config: PostgresSinkConfig, private readonly log: Logger, private readonly chain: string) {}
 
   async deliver(batch: readonly TrailRecord[], deadlineMs?: number): Promise<void> {
     if (batch.length === 0) return;
