@@ -34,6 +34,8 @@ export interface ShipperProgress {
   readonly connected: boolean;
 }
 
+const CHECKPOINT_MS = 100;
+
 export function quarantineFile(dir: string, sink: string): string {
   return join(dir, `audit-quarantine-${sink}.jsonl`);
 }
@@ -49,6 +51,8 @@ export class Shipper {
   private counts = { delivered: 0, errors: 0, quarantined: 0, checkpointResets: 0 };
   private batchSeconds: number[] = [];
   private running: Promise<void> | undefined;
+  private savedAt = 0;
+  private unsaved = false;
 
   constructor(
     private readonly sink: RemoteSink,
@@ -102,6 +106,14 @@ export class Shipper {
   }
 
   private async loop(): Promise<void> {
+    try {
+      await this.ship();
+    } finally {
+      if (this.unsaved) this.commit(this.position, true);
+    }
+  }
+
+  private async ship(): Promise<void> {
     let backoff = this.opts.backoffMinMs;
     while (!this.stopped) {
       if (this.position.file === '') {
@@ -150,8 +162,16 @@ export class Shipper {
     }
   }
 
-  private commit(next: TrailPosition): void {
+  private commit(next: TrailPosition, force = false): void {
     this.position = next;
+    // At most every CHECKPOINT_MS (and when stopping): a crash re-sends what came after (at least once).
+    const now = Date.now();
+    if (!force && now - this.savedAt < CHECKPOINT_MS) {
+      this.unsaved = true;
+      return;
+    }
+    this.savedAt = now;
+    this.unsaved = false;
     try {
       saveCheckpoint(this.opts.dir, this.sink.name, next);
     } catch (err) {
