@@ -42,7 +42,7 @@ export class KafkaSink implements RemoteSink {
       brokers: config.brokers,
       connectionTimeout: Math.min(config.timeout_ms, 3000),
       requestTimeout: config.timeout_ms,
-      // kafkajs' own retries stay inside our deadline; past it the spool takes over.
+      // kafkajs' own retries stay inside our deadline; past it the shipper retries the batch from the trail.
       retry: { retries: 3, initialRetryTime: 50, maxRetryTime: Math.max(100, Math.floor(config.timeout_ms / 4)) },
       logLevel: logLevel.WARN,
       logCreator: toPino,
