@@ -90,10 +90,21 @@ export function probeHttp(port, path, headers) {
 /**
  * h2load against a gRPC server. `bodyFile` holds the framed CheckRequest;
  * `logFile` is scratch space for per-request latencies (removed afterwards).
+ *
+ * Closed loop by default: `clients` connections (1) × `streams` concurrent
+ * streams each, every stream sending its next request as soon as the last
+ * is answered. With `rate` (requests/s in all) it is a fixed-rate load
+ * instead: `h2load --rps rate/clients` per connection, `streams` only
+ * bounding what may be in flight. A server that keeps up answers `rate`/s;
+ * one that does not falls behind (rps below `rate`) and its latency shows
+ * only the requests h2load managed to send (h2load waits for a free stream,
+ * it does not queue: read p99 together with rps).
  */
-export async function runH2load({ port, bodyFile, streams, durationS, warmupS, logFile }) {
+export async function runH2load({ port, bodyFile, streams, clients = 1, rate, durationS, warmupS, logFile }) {
+  if (rate !== undefined && !(rate > 0)) throw new Error(`h2load: rate must be > 0 requests/s, got ${rate}`);
   const args = [
-    '-c', '1', '-t', '1', '-m', String(streams),
+    '-c', String(clients), '-t', '1', '-m', String(streams),
+    ...(rate === undefined ? [] : [`--rps=${Math.max(1, Math.round(rate / clients))}`]),
     '-D', String(durationS), `--warm-up-time=${warmupS}`,
     '-d', bodyFile,
     '-H', 'content-type: application/grpc',
