@@ -68,7 +68,7 @@ const COUNTERS = {
  * with the sections and route stages above the rung removed, relative paths
  * made absolute, the broker's address and the policy bundle filled in.
  */
-function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin }) {
+export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin }) {
   const doc = parse(readFileSync(TEMPLATE, 'utf8'));
   const level = RUNGS.indexOf(rung);
   const has = (r) => RUNGS.indexOf(r) <= level;
