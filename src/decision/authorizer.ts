@@ -6,7 +6,8 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
-import { DEADLINE_EXCEEDED } from './reason-codes.js';
+import type { ShedSignal } from './load-shedder.js';
+import { DEADLINE_EXCEEDED, OVERLOADED } from './reason-codes.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -47,6 +48,11 @@ export interface AuthorizerOptions {
    * cannot take another event and the config says no unaudited access).
    */
   readonly canRecord?: () => boolean;
+  /** Load shedding (decision/load-shedder.ts): asked first; a signal answers 503 `overloaded` at once. */
+  readonly shedder?: {
+    check(): ShedSignal | undefined;
+    track(pending: Promise<unknown>): void;
+  };
 }
 
 export class Authorizer {
@@ -57,6 +63,21 @@ export class Authorizer {
    * the decision runs under the smaller of it and the configured deadline.
    */
   decide(req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> {
+    const shedder = this.opts.shedder;
+    if (shedder === undefined) return this.decideNow(req, deadlineMs);
+    if (shedder.check() !== undefined) return this.shed(req);
+    const decision = this.decideNow(req, deadlineMs);
+    if (decision instanceof Promise) shedder.track(decision);
+    return decision;
+  }
+
+  /** No stage runs and nothing is audited: under overload the cheapest honest answer is the point. */
+  private shed(req: AuthzRequest): Decision {
+    return this.finish(req, randomUUID(), performance.now(), this.opts.enforcement, deny(503, OVERLOADED, 'load_shedding'),
+      undefined, undefined, undefined, NO_ANNOTATIONS, false);
+  }
+
+  private decideNow(req: AuthzRequest, deadlineMs: number | undefined): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
     if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
@@ -161,6 +182,7 @@ export class Authorizer {
     principal?: Principal,
     resource?: ResourceRef,
     annotations: Readonly<Record<string, unknown>> = NO_ANNOTATIONS,
+    record = true,
   ): Decision {
     // Every Decision is built by this one object literal with the same keys in
     // the same order, so V8 keeps one hidden class for all of them (spreading
@@ -207,7 +229,7 @@ export class Authorizer {
     const result = decision.allowed ? (decision.wouldDeny ? `${mode}_allow` : 'allow') : 'deny';
     this.opts.metrics.countDecision(result, decision.wouldDeny?.reason ?? decision.reason, decision.stage);
     this.opts.metrics.observeDecision(req.transport, decision.durationSeconds);
-    this.opts.onDecision?.(decision, req);
+    if (record) this.opts.onDecision?.(decision, req);
     return decision;
   }
 }
