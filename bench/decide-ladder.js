@@ -2,9 +2,10 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
+// --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
 //
 // For each rung of bench/config/full.yaml (core = [tenant, rbac] after JWT
 // identity, + rebac, + policy, + budget, + audit), a fresh child process
@@ -94,9 +95,10 @@ async function child({ config, rounds, n, rate, message, distDir }) {
   return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason };
 }
 
-function runChild(args) {
+function runChild(args, cpuProfDir) {
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=decide-${args.rung}.cpuprofile`] : [];
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     c.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`rung ${args.rung} exited ${code}`))));
@@ -111,6 +113,7 @@ async function main() {
       n: { type: 'string', default: '4000' },
       rate: { type: 'string', default: '2000' },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
+      'cpu-prof': { type: 'boolean', default: false },
       'policy-bundle': { type: 'string' },
       'policy-entrypoint': { type: 'string' },
     },
@@ -135,7 +138,8 @@ async function main() {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
-      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist) });
+      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist) },
+        values['cpu-prof'] ? path.join(OUT_DIR, 'profiles') : undefined);
       const below = lines.at(-1);
       const line = {
         rung, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
