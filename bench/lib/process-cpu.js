@@ -47,3 +47,25 @@ export function cpuPerRequest(before, after, requests) {
   const per = (k) => Number(((after[k] - before[k]) / requests).toFixed(1));
   return { cpu_us_per_decision: per('process_us'), main_thread_cpu_us_per_decision: per('main_thread_us') };
 }
+
+/** µs of CPU used so far by `pid` (all threads), or undefined where /proc is not available. */
+export function processCpuUs(pid) {
+  return readProcessCpu(pid)?.process_us;
+}
+
+/** Starts a measurement of the given processes; `stop()` returns µs used by each since. */
+export function cpuMeter(pids) {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuUs(pid)]));
+  const startedAt = performance.now();
+  return {
+    stop() {
+      const wallS = (performance.now() - startedAt) / 1000;
+      const used = {};
+      for (const [k, pid] of Object.entries(pids)) {
+        const a = processCpuUs(pid);
+        used[k] = a === undefined || before[k] === undefined ? undefined : a - before[k];
+      }
+      return { used, wallS };
+    },
+  };
+}
