@@ -2,6 +2,7 @@
 // here so that one error message can name the exact path that is wrong.
 // Sections owned by later capabilities (rebac, policy, budget, audit) are
 // validated by their own rooms; here they are only required to be objects.
+import { controlsSchema } from '../decision/controls.js';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -47,6 +48,23 @@ const grpcListener = z
   .prefault({});
 
 export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
+
+/** `load_shedding:` — fast 503 `overloaded` past saturation (decision/load-shedder.ts). */
+export const loadSheddingSchema = z
+  .object({
+    /** Off by default: turn on where the sidecar can be driven past saturation (the bench: bench/README.md). */
+    enabled: z.boolean().default(false),
+    /** Shed while the event loop runs this late (ms); keep it well below deadline_ms. */
+    max_event_loop_lag_ms: z.number().positive().max(10_000).default(20),
+    /** Shed while this many decisions wait on I/O. */
+    max_in_flight: z.number().int().positive().default(1000),
+    /** How often the lag is sampled (ms). */
+    sample_interval_ms: z.number().int().positive().max(1000).default(5),
+  })
+  .strict()
+  .prefault({});
+
+export type LoadSheddingConfig = z.output<typeof loadSheddingSchema>;
 
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -169,6 +187,8 @@ export const routeSchema = z
     enforcement: enforcementMode.optional(),
     deadline_ms: z.number().int().positive().optional(),
     stages: z.array(stageEntry).default(['tenant', 'rbac']),
+    /** Compliance controls this route's decisions enforce (audit events, `audit query --control`). */
+    controls: controlsSchema,
   })
   .strict();
 
@@ -243,6 +263,7 @@ export const sidecarConfigSchema = z
       .prefault({}),
     enforcement: enforcementMode.default('deny'),
     deadline_ms: z.number().int().positive().max(60_000).default(50),
+    load_shedding: loadSheddingSchema,
     identity: identitySchema,
     routes: z.array(routeSchema).default([]),
     rbac: rbacSchema,

@@ -138,6 +138,8 @@ export interface Decision {
   readonly resource?: ResourceRef;
   readonly route?: string;
   readonly annotations: Readonly<Record<string, unknown>>;
+  /** The route's compliance controls (a policy's own are in annotations.controls). */
+  readonly controls?: readonly string[];
   /** Wall time spent deciding, in seconds. */
   readonly durationSeconds: number;
 }
