@@ -394,7 +394,8 @@ export function decisionBudget(timeoutMs: number): number {
 
 function onData(this: GrpcStream, chunk: Buffer): void {
   const call = this[CALL];
-  if (call === undefined || call.answered) return;
+  // Once refused (draining), whatever else the client sends is dropped.
+  if (call === undefined || call.answered || call.draining) return;
   const server = call.server;
   call.size += chunk.length;
   call.buffered += chunk.length;
@@ -402,19 +403,22 @@ function onData(this: GrpcStream, chunk: Buffer): void {
   if (call.first === undefined) call.first = chunk;
   else (call.rest ??= [call.first]).push(chunk);
   // Refuse as soon as the length prefix says the message is too large, rather
-  // than buffering up to the limit for a sender that may then stall.
+  // than buffering up to the limit for a sender that may then stall. Read once:
+  // on the chunk that completes the 5-byte prefix.
   let declared = -1;
-  if (call.size >= FRAME_HEADER_BYTES) {
+  if (call.size >= FRAME_HEADER_BYTES && call.size - chunk.length < FRAME_HEADER_BYTES) {
     const head = call.first.length >= FRAME_HEADER_BYTES ? call.first : Buffer.concat(call.rest ?? [call.first]);
     declared = head.readUInt32BE(1);
   }
   if (declared > server.maxMessageBytes || call.size > server.maxMessageBytes + FRAME_HEADER_BYTES) {
     server.settle(this, call);
+    call.draining = call.rpc === Rpc.Check; // a pending decision must not see more of this body
     server.unreadable(this, call, 'message_too_large', `request message larger than ${server.maxMessageBytes} bytes`,
       GrpcCode.RESOURCE_EXHAUSTED);
     stopReading(this, call);
   } else if (server.buffered > server.maxBufferedBytes) {
     server.settle(this, call);
+    call.draining = call.rpc === Rpc.Check;
     server.unreadable(this, call, 'overloaded', 'too many request bytes pending', GrpcCode.RESOURCE_EXHAUSTED);
     stopReading(this, call);
   }
@@ -422,7 +426,7 @@ function onData(this: GrpcStream, chunk: Buffer): void {
 
 function onEnd(this: GrpcStream): void {
   const call = this[CALL];
-  if (call === undefined || call.answered) return;
+  if (call === undefined || call.answered || call.draining) return;
   const body = call.rest !== undefined ? Buffer.concat(call.rest, call.size) : (call.first ?? Buffer.alloc(0));
   call.server.settle(this, call);
   try {
