@@ -17,6 +17,9 @@ const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [
   ['audit', createAuditCapability],
 ];
 
+/** The config sections that switch a capability on. */
+export const CAPABILITY_SECTIONS: readonly string[] = FACTORIES.map(([section]) => section);
+
 export function createCapabilities(loaded: LoadedConfig, deps: CapabilityDeps): Capability[] {
   const created: Capability[] = [];
   for (const [section, factory] of FACTORIES) {

@@ -5,7 +5,7 @@ import type { LoadedConfig } from './config/load.js';
 import { Authorizer } from './decision/authorizer.js';
 import type { Capability } from './decision/capability.js';
 import { compileGrants, RbacStage } from './decision/rbac-stage.js';
-import { StageRegistry } from './decision/stage-registry.js';
+import { StageRegistry, type StageFactory } from './decision/stage-registry.js';
 import { TenantStage } from './decision/tenant-stage.js';
 import type { AuthzRequest, Decision } from './decision/types.js';
 import { createIdentityService, type IdentityService } from './identity/index.js';
@@ -24,6 +24,8 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
   readonly capabilities: readonly Capability[];
+  /** Stage factories of a reload's prepared changes, by capability name, used instead of the capability's own. */
+  readonly stageFactories?: ReadonlyMap<string, StageFactory>;
   readonly onDecision: (decision: Decision, req: AuthzRequest) => void;
   /** False when the audit trail cannot record another decision (then the decision is a deny). */
   readonly canRecord?: () => boolean;
@@ -38,7 +40,8 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
   registry.register({ name: 'tenant', create: () => tenant });
   registry.register({ name: 'rbac', create: () => rbac });
   for (const capability of deps.capabilities) {
-    if (capability.stageFactory) registry.register(capability.stageFactory);
+    const factory = deps.stageFactories?.get(capability.name) ?? capability.stageFactory;
+    if (factory) registry.register(factory);
   }
   const routes = compileRoutes(config.routes, registry);
   const identity = createIdentityService(config.identity, {

@@ -1,7 +1,7 @@
 // The audit capability: parses the `audit:` section, opens the sinks and the
 // spool in the background, and records every decision through onDecision.
 import { resolve } from 'node:path';
-import type { Capability, CapabilityDeps } from '../decision/capability.js';
+import type { Capability, CapabilityDeps, PreparedChange } from '../decision/capability.js';
 import type { AuthzRequest, Decision } from '../decision/types.js';
 import { parseAuditConfig, type AuditConfig } from './config.js';
 import { KafkaOutlet } from './kafka-outlet.js';
@@ -11,6 +11,7 @@ import { JsonlSink } from './sinks/jsonl-sink.js';
 import { KafkaSink } from './sinks/kafka-sink.js';
 import { StdoutSink } from './sinks/stdout-sink.js';
 import { Spool } from './spool.js';
+import { auditStatus } from './status.js';
 
 export interface AuditCapability extends Capability {
   /** False when the queue (and spool) are full and on_full=deny: deny with 'audit_unavailable'. */
@@ -26,6 +27,8 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
   const config = parseAuditConfig(section);
   const log = deps.log.child({ room: 'audit' });
   let spool: Spool | undefined;
+  let outlet: KafkaOutlet | undefined;
+  let startError: string | undefined;
   const metrics: AuditMetrics = new AuditMetrics(deps.metrics.registry, {
     queueDepth: (): number => pipeline.queueDepth,
     spoolBytes: (): number => spool?.bytes ?? 0,
@@ -42,9 +45,13 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
   let ready = false;
   const opening = openParts(config, deps.baseDir, log, metrics, options).then((parts) => {
     spool = parts.spool;
+    outlet = parts.outlet;
     pipeline.start(parts);
     ready = true;
     log.info({ sinks: config.sinks.map((s) => Object.keys(s)[0]), on_full: config.on_full }, 'audit pipeline started');
+  });
+  opening.catch((err: unknown) => {
+    startError = err instanceof Error ? err.message : String(err);
   });
   opening.catch((err: unknown) => log.error({ err: String(err) }, 'audit pipeline could not start; decisions will be denied once the queue fills'));
 
@@ -54,6 +61,29 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
     canAccept: () => pipeline.canAccept(),
     isReady: () => ready,
     ready: () => opening,
+    status: () => {
+      const since = outlet?.backlogSince;
+      return auditStatus({
+        started: ready,
+        startError,
+        queueDepth: pipeline.queueDepth,
+        queueCapacity: config.queue.capacity,
+        accepting: pipeline.canAccept(),
+        backlogBytes: spool?.bytes ?? 0,
+        backlogMaxBytes: spool === undefined ? undefined : config.spool.max_bytes,
+        oldestUnshippedAgeS: since === undefined ? null : Math.round((Date.now() - since) / 1000),
+      });
+    },
+    // Sinks, spool and queue are opened once per process: a changed section
+    // is validated here (so a bad one refuses the whole reload with its
+    // error) and otherwise applies on restart only.
+    prepare: (next: unknown): Promise<PreparedChange> => {
+      const parsed = parseAuditConfig(next);
+      const changed = Object.keys({ ...config, ...parsed }).filter(
+        (k) => JSON.stringify(config[k as keyof AuditConfig]) !== JSON.stringify(parsed[k as keyof AuditConfig]),
+      );
+      return Promise.reject(new Error(`audit.${changed[0] ?? 'section'} changed; it applies on restart only`));
+    },
     close: async () => {
       await opening.catch(() => undefined);
       await pipeline.close();

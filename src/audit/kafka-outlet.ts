@@ -50,6 +50,15 @@ export class KafkaOutlet {
     return this.backlog;
   }
 
+  /**
+   * When the oldest unshipped event began waiting (Kafka's first failure of
+   * this outage), or undefined when none waits or the backlog predates this
+   * process (a spool left by the last run: its age is unknown here).
+   */
+  get backlogSince(): number | undefined {
+    return this.backlog ? this.unavailableSince : undefined;
+  }
+
   /** Resolves 'done' once the batch is acknowledged by Kafka, spooled, or (on_full=drop) dropped; 'full' to be asked again. */
   async accept(batch: readonly OutboundEvent[]): Promise<OutletAnswer> {
     if (!this.backlog && !this.spoolOnly) {

@@ -29,6 +29,8 @@ export interface RebacChecker {
    * performance.now() milliseconds (the request's deadline).
    */
   checkAll(checks: readonly FgaCheck[], deadline: number): readonly boolean[] | Promise<readonly boolean[]>;
+  /** The circuit breaker in front of a remote engine; absent for the embedded one. */
+  breakerState?(): 'closed' | 'open' | 'half-open';
   isReady(): boolean;
   ready(): Promise<void>;
   close(): Promise<void>;

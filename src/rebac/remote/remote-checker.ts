@@ -85,6 +85,12 @@ export class RemoteChecker implements RebacChecker {
     return this.pinnedModel;
   }
 
+  /** The circuit breaker guarding OpenFGA (for status). */
+  breakerState(): 'closed' | 'open' | 'half-open' {
+    const s = this.breaker.state;
+    return s === BreakerState.Open ? 'open' : s === BreakerState.HalfOpen ? 'half-open' : 'closed';
+  }
+
   isReady(): boolean {
     return this.pinnedModel !== undefined && !this.closed;
   }
