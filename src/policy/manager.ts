@@ -124,7 +124,12 @@ export class BundleManager {
         await this.activate(() => parseBundleBytes(bytes, this.verifier, b.max_bytes));
       },
       onAttempt: (outcome, delay, err) => {
-        if (outcome === 'error') lastError = err;
+        if (outcome === 'error') {
+          lastError = err;
+          this.failure = { message: err?.message ?? 'poll failed', at: Date.now() };
+        } else if (outcome === 'not_modified') {
+          this.failure = undefined; // the server answers again, and the bundle in use is its current one
+        }
         this.deps.onPollAttempt?.(outcome, delay, err);
       },
     });
