@@ -1,5 +1,5 @@
 -- authz-sidecar audit events: Kafka topic → ClickHouse.
--- The sidecar produces one JSON event (schema_version 1, see src/audit/README.md)
+-- The sidecar produces one JSON event (schema_version 1, see docs/audit.md)
 -- per Kafka record, keyed by tenant id, CloudEvents attributes in the headers.
 -- Apply with: clickhouse-client --multiquery < config/clickhouse/audit.sql
 -- Adjust kafka_broker_list / kafka_topic_list to your cluster.

@@ -34,7 +34,7 @@ export function captureEvent(decision: Decision, req: AuthzRequest): CapturedEve
   };
 }
 
-/** Schema v1, field order as documented in the README (Audit trail). */
+/** Schema v1, field order as documented in docs/audit.md. */
 export interface AuditEventV1 {
   schema_version: 1;
   timestamp: string;

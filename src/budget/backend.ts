@@ -7,7 +7,7 @@ import type { Meter } from './plan.js';
 export type ChargePath = 'memory' | 'redis' | 'lease' | 'local';
 
 export type ChargeOutcome =
-  /** `used[i]` is meter i's usage after the charge (for a lease: an estimate, see README). */
+  /** `used[i]` is meter i's usage after the charge (for a lease: an estimate, see docs/budgets.md). */
   | { readonly kind: 'charged'; readonly used: readonly number[]; readonly path: ChargePath }
   /** Nothing was charged; `index` is the meter that refused (the one that resets last). */
   | { readonly kind: 'exhausted'; readonly index: number; readonly used: readonly number[] }

@@ -2,7 +2,7 @@
 // reserved in Redis (the Redis counter includes them), charged here with no
 // round trip. Because a slice is reserved before it is spent, leases never let
 // a budget be overspent; what they cost is budget that sits unused in some
-// sidecar's lease until it is returned or expires (see README, "Leases").
+// sidecar's lease until it is returned or expires (see docs/budgets.md, "Leases").
 import type { Meter } from './plan.js';
 
 interface Lease {

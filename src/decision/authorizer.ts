@@ -6,6 +6,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
+import { DEADLINE_EXCEEDED } from './reason-codes.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -83,7 +84,7 @@ export class Authorizer {
           this.opts.log.error({ err: errorSummary(err) }, 'identity resolver failed');
           const late = performance.now() > deadline;
           return this.finishWith(req, decisionId, started, match,
-            deny(503, late ? 'deadline_exceeded' : 'identity_error', 'identity'), undefined);
+            deny(503, late ? DEADLINE_EXCEEDED : 'identity_error', 'identity'), undefined);
         },
       );
     }

@@ -4,6 +4,7 @@
 import type { AuthzRequest, DecisionContext, DenyStatus, Stage, StageResult } from './types.js';
 import { StageFailure } from './stage-failure.js';
 import { timeLimit } from '../util/time-limit.js';
+import { DEADLINE_EXCEEDED } from './reason-codes.js';
 
 /** The engine's verdict before enforcement mode and headers are applied. */
 export type StageVerdict =
@@ -22,7 +23,6 @@ export type StageVerdict =
       readonly body?: string;
     };
 
-const DEADLINE_EXCEEDED = 'deadline_exceeded';
 
 export interface RunOptions {
   /** When every stage abstains: allow (route configured with no stages) or deny `no_decision`. */

@@ -13,9 +13,9 @@ import { buildPolicyInput } from './input.js';
 import type { PolicyMetrics } from './metrics.js';
 import { BadPolicyResult, POLICY_ERROR, interpretResultSet } from './result.js';
 import { parseSection } from '../config/parse-section.js';
+import { DEADLINE_EXCEEDED } from '../decision/reason-codes.js';
 
 export const POLICY_UNAVAILABLE = 'policy_unavailable';
-const DEADLINE_EXCEEDED = 'deadline_exceeded';
 
 /** Where the stage finds the policy in use; the capability swaps it atomically (one assignment). */
 export interface PolicySlot {

@@ -1,5 +1,5 @@
 // The rebac stage's reason codes: stable strings used in deny bodies, metric
-// labels and audit events (documented in the README, Reason codes).
+// labels and audit events (catalogued in src/decision/reason-codes.ts).
 
 /** The relationship does not hold (or the principal has no OpenFGA identity). */
 export const REBAC_DENIED = 'rebac_denied';

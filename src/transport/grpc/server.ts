@@ -20,6 +20,7 @@
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
+import { DEADLINE_EXCEEDED } from '../../decision/reason-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck } from '../../request/from-check-request.js';
@@ -320,7 +321,7 @@ function onDecisionTimeout(stream: GrpcStream): void {
   if (call === undefined || call.answered) return;
   call.timer = undefined;
   call.server.opts.log.warn({ rpc: 'Check' }, 'decide() missed its deadline; denying');
-  call.server.answerDecision(stream, call, transportDeny(503, 'deadline_exceeded', call.server.metrics));
+  call.server.answerDecision(stream, call, transportDeny(503, DEADLINE_EXCEEDED, call.server.metrics));
 }
 
 function onStreamError(this: GrpcStream, _err: Error): void {
