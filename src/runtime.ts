@@ -58,6 +58,7 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     log: deps.log.child({ room: 'decision' }),
     onDecision: deps.onDecision,
     canRecord: deps.canRecord,
+    timeStages: deps.capabilities.some((c) => c.readsStageTimings === true),
   });
   return {
     loaded,

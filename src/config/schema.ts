@@ -189,6 +189,7 @@ export const sidecarConfigSchema = z
     policy: z.record(z.string(), z.unknown()).optional(),
     budget: z.record(z.string(), z.unknown()).optional(),
     audit: z.record(z.string(), z.unknown()).optional(),
+    tracing: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@ import {
   type EnforcementMode,
   type Principal,
   type ResourceRef,
+  type StageTiming,
 } from './types.js';
 
 const NO_ANNOTATIONS: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -47,6 +48,8 @@ export interface AuthorizerOptions {
    * cannot take another event and the config says no unaudited access).
    */
   readonly canRecord?: () => boolean;
+  /** Record each stage's time into the Decision (something reads it: tracing). Off: no clock reads per stage. */
+  readonly timeStages?: boolean;
 }
 
 export class Authorizer {
@@ -128,15 +131,16 @@ export class Authorizer {
       route: route.name,
       routeParams: match.params,
       deadline: started + this.budget(match, deadlineMs),
+      timeStages: this.opts.timeStages,
     });
     const verdict = runStages(route.stages, req, ctx, { allowWhenAllAbstain: route.explicitlyNoStages });
     const mode = route.enforcement ?? this.opts.enforcement;
     if (verdict instanceof Promise) {
       return verdict.then((v) =>
-        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations),
+        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations, ctx.stageTimings),
       );
     }
-    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations);
+    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations, ctx.stageTimings);
   }
 
   private finishWith(
@@ -161,6 +165,7 @@ export class Authorizer {
     principal?: Principal,
     resource?: ResourceRef,
     annotations: Readonly<Record<string, unknown>> = NO_ANNOTATIONS,
+    stageTimings?: readonly StageTiming[],
   ): Decision {
     // Every Decision is built by this one object literal with the same keys in
     // the same order, so V8 keeps one hidden class for all of them (spreading
@@ -202,6 +207,7 @@ export class Authorizer {
       resource,
       route: match?.route.name,
       annotations,
+      stageTimings,
       durationSeconds: (performance.now() - started) / 1000,
     };
     const result = decision.allowed ? (decision.wouldDeny ? `${mode}_allow` : 'allow') : 'deny';

@@ -62,6 +62,8 @@ export interface Capability {
   readonly stageFactory?: StageFactory;
   /** Called with every decision, synchronously, after it is made (audit). Must not block or throw. */
   readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /** True when onDecision reads Decision.stageTimings (tracing): the engine then times each stage. */
+  readonly readsStageTimings?: boolean;
   /** Serves admin API paths on the admin port (behind its own auth); returns false for paths it does not own. */
   readonly adminHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** True once everything a route needs has loaded (model, bundle, connection...). */
