@@ -15,6 +15,7 @@ import { SidecarMetrics } from './observability/metrics.js';
 import { foldStatus, identityStatus, type SidecarStatus } from './sidecar-status.js';
 import { buildRuntime, type DecisionRuntime } from './runtime.js';
 import { startAdminServer } from './transport/admin/server.js';
+import { DynamicMetadataPlan } from './transport/grpc/check-response-writer.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { startHttpAuthzServer } from './transport/http/server.js';
 import { startProxyServer } from './transport/proxy/server.js';
@@ -40,6 +41,8 @@ export class Sidecar {
   readonly log: Logger;
   readonly ports: { grpc?: number; http?: number; admin?: number; proxy?: number } = {};
   private runtime: DecisionRuntime;
+  /** The access-log fields in force (decision_metadata.fields), for both Envoy transports. */
+  private metadata: DynamicMetadataPlan;
   private readonly capabilities: Capability[];
   private readonly servers: Listening[] = [];
   private watcher: FileWatch | undefined;
@@ -56,6 +59,7 @@ export class Sidecar {
     this.capabilities = createCapabilities(loaded, { log, metrics: this.metrics, baseDir: loaded.baseDir });
     this.audit = this.capabilities.find((c): c is AuditCapability => c.name === 'audit');
     this.runtime = this.build(loaded);
+    this.metadata = new DynamicMetadataPlan(loaded.config.decision_metadata.fields);
   }
 
   static async start(opts: SidecarOptions): Promise<Sidecar> {
@@ -148,6 +152,7 @@ export class Sidecar {
     const previous = this.runtime;
     this.runtime = runtime;
     this.loaded = next;
+    this.metadata = new DynamicMetadataPlan(next.config.decision_metadata.fields);
     previous.close();
     this.metrics.configReloads.inc({ outcome: 'success' });
     this.log.info({ file, routes: next.config.routes.length, changed: prepared.map(([c]) => c.name) }, 'config reloaded');
@@ -221,6 +226,7 @@ export class Sidecar {
         // The transport's own backstop for a decision that never settles: well
         // beyond any configured deadline, so it only fires on a bug.
         maxDecisionMs: Math.max(1000, 2 * maxDeadlineMs(this.loaded)),
+        dynamicMetadata: () => this.metadata,
       });
       this.servers.push(s);
       this.ports.grpc = s.port;
@@ -228,7 +234,7 @@ export class Sidecar {
     if (server.http.enabled) {
       const s = await startHttpAuthzServer({
         host: server.http.host, port: server.http.port, decide: this.decide, log: log.child({ room: 'http' }),
-        pathPrefix: server.http.path_prefix,
+        pathPrefix: server.http.path_prefix, metadataFields: () => this.metadata.fields,
       });
       this.servers.push(s);
       this.ports.http = s.port;

@@ -3,6 +3,7 @@
 // Sections owned by later capabilities (rebac, policy, budget, audit) are
 // validated by their own rooms; here they are only required to be objects.
 import { z } from 'zod';
+import { DECISION_METADATA_FIELDS, DEFAULT_DECISION_METADATA } from '../decision/decision-metadata.js';
 
 const port = z.number().int().min(0).max(65535);
 const listener = (defaultPort: number) =>
@@ -190,6 +191,11 @@ export const sidecarConfigSchema = z
     budget: z.record(z.string(), z.unknown()).optional(),
     audit: z.record(z.string(), z.unknown()).optional(),
     tracing: z.record(z.string(), z.unknown()).optional(),
+    /** What each answer tells Envoy for its access log (gRPC dynamic_metadata, HTTP response headers). */
+    decision_metadata: z
+      .object({ fields: z.array(z.enum(DECISION_METADATA_FIELDS)).default([...DEFAULT_DECISION_METADATA]) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -15,6 +15,11 @@
 //   OkHttpResponse     headers=2 response_headers_to_add=6
 //   HeaderValueOption  header=1 (HeaderValue key=1 value=2) append_action=3
 //   Struct             fields=1 (map entry key=1 value=2); Value string_value=3
+import {
+  DEFAULT_DECISION_METADATA,
+  decisionMetadataValue,
+  type DecisionMetadataField,
+} from '../../decision/decision-metadata.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
 import { grpcCodeForDeny, OVERWRITE_IF_EXISTS_OR_ADD } from './check-response.js';
@@ -51,18 +56,42 @@ interface HeaderOpt {
   readonly bytes: number;
 }
 
-const DYNAMIC_KEY_DECISION_ID = str('decision_id');
-const DYNAMIC_KEY_REASON = str('reason');
 const CONTENT_TYPE_JSON = headerOpt('content-type', 'application/json');
 
-export function encodeCheckResponseFrame(decision: Decision): Buffer {
-  const decisionId = str(decision.decisionId);
+/**
+ * Which decision fields go into dynamic_metadata, with their keys encoded
+ * once (at server start) and scratch space for one response's values: the
+ * writer is synchronous, so one plan serves every response of a server.
+ */
+export class DynamicMetadataPlan {
+  readonly keys: readonly Str[];
+  /** This response's values (undefined: the decision has none) and entry sizes. */
+  readonly values: Array<Str | undefined>;
+  readonly entryBytes: number[];
+
+  constructor(readonly fields: readonly DecisionMetadataField[]) {
+    this.keys = fields.map((f) => str(f));
+    this.values = fields.map(() => undefined);
+    this.entryBytes = fields.map(() => 0);
+  }
+}
+
+const DEFAULT_PLAN = new DynamicMetadataPlan(DEFAULT_DECISION_METADATA);
+
+export function encodeCheckResponseFrame(decision: Decision, metadata: DynamicMetadataPlan = DEFAULT_PLAN): Buffer {
   const reason = str(decision.reason);
 
-  // dynamic_metadata: Struct { fields: { decision_id: {string_value}, reason: {string_value} } }
-  const idEntry = structStringEntryBytes(DYNAMIC_KEY_DECISION_ID, decisionId);
-  const reasonEntry = structStringEntryBytes(DYNAMIC_KEY_REASON, reason);
-  const metadataBytes = fieldBytes(idEntry) + fieldBytes(reasonEntry);
+  // dynamic_metadata: Struct { fields: { <field>: {string_value}, ... } }, empty values left out
+  let metadataBytes = 0;
+  for (let i = 0; i < metadata.fields.length; i++) {
+    const text = decisionMetadataValue(decision, metadata.fields[i]!);
+    const value = text === undefined || text === '' ? undefined : str(text);
+    metadata.values[i] = value;
+    if (value === undefined) continue;
+    const entry = structStringEntryBytes(metadata.keys[i]!, value);
+    metadata.entryBytes[i] = entry;
+    metadataBytes += fieldBytes(entry);
+  }
 
   let statusBytes: number;
   let statusMessage: Str | undefined;
@@ -111,8 +140,10 @@ export function encodeCheckResponseFrame(decision: Decision): Buffer {
   }
 
   w.byte(T4_LEN).varint(metadataBytes);
-  w.structStringEntry(idEntry, DYNAMIC_KEY_DECISION_ID, decisionId);
-  w.structStringEntry(reasonEntry, DYNAMIC_KEY_REASON, reason);
+  for (let i = 0; i < metadata.fields.length; i++) {
+    const value = metadata.values[i];
+    if (value !== undefined) w.structStringEntry(metadata.entryBytes[i]!, metadata.keys[i]!, value);
+  }
   if (w.pos !== w.buf.length) throw new Error(`CheckResponse writer: wrote ${w.pos} of ${w.buf.length} bytes`);
   return w.buf;
 }

@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck } from '../../request/from-check-request.js';
 import { decodeCheckRequest } from './check-request-reader.js';
-import { encodeCheckResponseFrame } from './check-response-writer.js';
+import { encodeCheckResponseFrame, type DynamicMetadataPlan } from './check-response-writer.js';
 import { frameMessage, readUnaryBody } from './grpc-frame.js';
 import { createGrpcMetrics, type GrpcMetrics } from './grpc-metrics.js';
 import { GrpcCode, encodeGrpcMessage } from './grpc-status.js';
@@ -48,6 +48,8 @@ export interface GrpcServerOptions {
   maxDecisionMs?: number;
   /** Largest request message accepted; larger → RESOURCE_EXHAUSTED. Default 4 MiB (gRPC's default). */
   maxMessageBytes?: number;
+  /** The dynamic_metadata fields in force (read per response: a reload may change them). Default decision_id, reason, stage. */
+  dynamicMetadata?: () => DynamicMetadataPlan;
 }
 
 export interface GrpcServerHandle {
@@ -242,7 +244,7 @@ class GrpcAuthzServer {
     if (call.malformed && decision.allowed) decision = transportDeny(403, 'malformed_request', this.metrics);
     let frame: Buffer;
     try {
-      frame = encodeCheckResponseFrame(decision);
+      frame = encodeCheckResponseFrame(decision, this.opts.dynamicMetadata?.());
     } catch (err) {
       this.opts.log.error({ err: String(err) }, 'cannot encode CheckResponse');
       call.answered = false;
