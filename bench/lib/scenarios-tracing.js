@@ -1,6 +1,7 @@
 // Issue 14's bench scenarios: the cost of decision traces, against the same
-// sidecar path without a tracing section (grpc_check_16).
+// sidecar path without a tracing section.
 //
+//   tracing_off_16  bench/config/bench.yaml as it is (no tracing section): the baseline
 //   tracing_16      bench/config/bench.yaml + tracing, sample_ratio 1: EVERY
 //                   decision is a span (the worst case), exported in batches
 //                   over OTLP/HTTP JSON to a local receiver in the bench process
@@ -8,7 +9,9 @@
 //   tracing_16_1pct the same with sample_ratio 0.01 (the default): what an
 //                   unsampled decision costs (header parse, sampler, stage clocks)
 //
-// The run fails on any denial, and tracing_16 fails unless the receiver got
+// Each line carries the sidecar's own CPU per decision (process_cpu_seconds_total
+// over authz_decisions_total during the scenario), the figure that depends
+// least on what else the machine runs. The run fails on any denial, and tracing_16 fails unless the receiver got
 // spans and the sidecar counted no dropped ones (a drop means the figure is
 // of a sidecar that stopped exporting, not of one that traces).
 import { createServer } from 'node:http';
@@ -22,6 +25,8 @@ import { startSidecar } from './sidecar-process.js';
 const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
 
 const COUNTERS = {
+  cpu_s: ['process_cpu_seconds_total'],
+  decisions: ['authz_decisions_total'],
   exported: ['authz_trace_spans_total', { outcome: 'exported' }],
   dropped_queue_full: ['authz_trace_spans_total', { outcome: 'dropped_queue_full' }],
   dropped_export_failed: ['authz_trace_spans_total', { outcome: 'dropped_export_failed' }],
@@ -53,10 +58,21 @@ async function startReceiver() {
 function materializeConfig(outDir, name, tracing) {
   const doc = parse(readFileSync(path.join(CONFIG_DIR, 'bench.yaml'), 'utf8'));
   doc.identity.jwt.jwks_file = path.resolve(CONFIG_DIR, doc.identity.jwt.jwks_file);
-  doc.tracing = tracing;
+  if (tracing !== undefined) doc.tracing = tracing;
   const file = path.join(outDir, `${name}.yaml`);
   writeFileSync(file, `# Written by bench/lib/scenarios-tracing.js from bench/config/bench.yaml.\n${stringify(doc)}`);
   return file;
+}
+
+function cpuPerDecision(d) {
+  return d.decisions > 0 ? Math.round((d.cpu_s * 1e6) / d.decisions * 10) / 10 : null;
+}
+
+/** The same sidecar without tracing, with the same CPU accounting. */
+async function tracingOff(ctx) {
+  const config = materializeConfig(ctx.outDir, 'tracing-off', undefined);
+  const sidecar = await startSidecar({ config, cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin });
+  return withCounterCheck(sidecar, COUNTERS, (d) => ({ cpu_us_per_decision: cpuPerDecision(d) }));
 }
 
 function tracingTarget(name, sampleRatio) {
@@ -77,19 +93,21 @@ function tracingTarget(name, sampleRatio) {
       if (sampleRatio === 1 && (d.exported === 0 || dropped > 0)) {
         throw new Error(`${name}: ${d.exported} spans exported, ${dropped} dropped; the figure would not be of a tracing sidecar`);
       }
-      return { sample_ratio: sampleRatio, spans_exported: d.exported, spans_dropped: dropped, spans_received_total: receiver.spans() };
+      return { cpu_us_per_decision: cpuPerDecision(d), sample_ratio: sampleRatio, spans_exported: d.exported, spans_dropped: dropped, spans_received_total: receiver.spans() };
     }, { settle: () => new Promise((r) => setTimeout(r, 500)) }); // one batch delay, so the last spans are counted
     return { ...judged, stop: async () => { await sidecar.stop(); await receiver.close(); } };
   };
 }
 
 export const TRACING_TARGETS = {
+  tracing_off: { start: tracingOff },
   tracing_all: { start: tracingTarget('tracing-all', 1) },
   tracing_1pct: { start: tracingTarget('tracing-1pct', 0.01) },
 };
 
-/** Opt-in (--only tracing); compared with grpc_check_16, the same path without a tracing section. */
+/** Opt-in (--only tracing); each compared with tracing_off_16, the same path without a tracing section, run just before. */
 export const TRACING_SCENARIOS = [
-  { name: 'tracing_16', target: 'tracing_all', driver: 'grpc', concurrency: 16, baseline: 'grpc_check_16', optIn: true },
-  { name: 'tracing_16_1pct', target: 'tracing_1pct', driver: 'grpc', concurrency: 16, baseline: 'grpc_check_16', optIn: true },
+  { name: 'tracing_off_16', target: 'tracing_off', driver: 'grpc', concurrency: 16, optIn: true },
+  { name: 'tracing_16', target: 'tracing_all', driver: 'grpc', concurrency: 16, baseline: 'tracing_off_16', optIn: true },
+  { name: 'tracing_16_1pct', target: 'tracing_1pct', driver: 'grpc', concurrency: 16, baseline: 'tracing_off_16', optIn: true },
 ];

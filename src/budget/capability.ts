@@ -54,6 +54,10 @@ export class BudgetCapability implements Capability {
   status(): PartStatus {
     const tenants = Object.keys(this.core.config.tenants ?? {}).length;
     const details = { backend: this.backend.name, tenants };
+    const reachable = this.backend.isReachable?.() ?? true;
+    if (this.backend.isReady() && !reachable) {
+      return { state: 'warn', message: 'redis unavailable: budgets are charged locally (on_unavailable=local) until it answers', details };
+    }
     if (this.backend.isReady()) {
       return { state: 'ok', message: `${this.backend.name} backend, ${tenants} configured tenant(s)`, details };
     }
