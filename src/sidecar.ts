@@ -130,7 +130,7 @@ export class Sidecar {
 
   private async reloadNow(): Promise<boolean> {
     const file = this.loaded.file;
-    if (file === undefined) return false;
+    if (file === undefined || this.closed) return false;
     let next: LoadedConfig;
     let runtime: DecisionRuntime | undefined;
     const prepared: Array<readonly [Capability, PreparedChange]> = [];
@@ -140,6 +140,7 @@ export class Sidecar {
       const stageFactories = new Map(prepared.flatMap(([c, p]) => (p.stageFactory ? [[c.name, p.stageFactory] as const] : [])));
       runtime = this.build(next, stageFactories);
       await runtime.identity.ready();
+      if (this.closed) throw new Error('the sidecar is shutting down');
     } catch (err) {
       for (const [, change] of prepared) change.abort();
       runtime?.close();
@@ -147,8 +148,15 @@ export class Sidecar {
       this.log.error({ file, error: (err as Error).message }, 'config reload refused; last good config keeps serving');
       return false;
     }
-    // Nothing below may fail: commits are synchronous and infallible by contract.
-    for (const [, change] of prepared) change.commit();
+    // Nothing below may fail: commits are synchronous and infallible by contract
+    // (a commit that throws anyway is a bug; it is logged, the others still apply).
+    for (const [c, change] of prepared) {
+      try {
+        change.commit();
+      } catch (err) {
+        this.log.error({ capability: c.name, error: (err as Error).message }, 'config reload: a prepared change failed to commit');
+      }
+    }
     const previous = this.runtime;
     this.runtime = runtime;
     this.loaded = next;
@@ -171,8 +179,8 @@ export class Sidecar {
     this.watcher?.close();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.runtime.close();
-    const auditLast = this.capabilities.filter((c) => c !== this.audit);
-    await Promise.allSettled(auditLast.map((c) => c.close()));
+    const deciding = this.capabilities.filter((c) => c !== this.audit);
+    await Promise.allSettled(deciding.map((c) => c.close()));
     await this.audit?.close().catch((err: unknown) => this.log.error({ error: (err as Error).message }, 'audit close failed'));
   }
 
