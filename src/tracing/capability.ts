@@ -2,7 +2,7 @@
 // DecisionSpans after it is made (sampled parent-based at sample_ratio), the
 // engine times each stage, and spans leave in batches over OTLP/HTTP from a
 // bounded queue. Without the section none of this exists.
-import { ParentBasedSampler, TraceIdRatioBasedSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Capability, CapabilityDeps, PartStatus } from '../decision/capability.js';
@@ -31,10 +31,12 @@ export function createTracingCapability(section: unknown, deps: CapabilityDeps):
   }, metrics, (error) => log.warn({ endpoint: config.otlp.endpoint, error }, 'tracing: span export failed; spans are dropped until the collector answers'));
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.service_name }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sample_ratio) }),
+    // Parents decide through the SDK; roots are sampled by DecisionSpans (at
+    // sample_ratio) before a span is started, so the SDK samples every root it sees.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [processor],
   });
-  const spans = new DecisionSpans(provider.getTracer('authz-sidecar'), config.attributes);
+  const spans = new DecisionSpans(provider.getTracer('authz-sidecar'), config.sample_ratio, config.attributes);
   let failedRecords = 0;
 
   return {

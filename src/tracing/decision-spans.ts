@@ -2,13 +2,19 @@
 // recorded: its start (now minus its duration), its stage timings, its
 // reason. The parent is the request's W3C `traceparent` or Envoy's B3
 // headers (`x-b3-traceid`/`x-b3-spanid`/`x-b3-sampled` or a single `b3`),
-// so the span sits under Envoy's in the same trace. An unsampled decision
-// costs one header parse and one sampler call, and allocates no span data.
+// so the span sits under Envoy's in the same trace.
+//
+// Sampling is parent-based: a parent's sampled flag decides (the SDK's
+// ParentBasedSampler). A decision without a parent — most, when Envoy does not
+// trace — is sampled here, by one Math.random() against sample_ratio, before
+// the SDK is touched at all: an unsampled root decision costs three property
+// reads and a random number, no id generation, no span object.
 import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   defaultTextMapGetter,
+  trace,
   type Attributes,
   type TextMapPropagator,
   type Tracer,
@@ -26,14 +32,27 @@ export class DecisionSpans {
     propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
   });
 
+  /**
+   * @param tracer its sampler must sample every root (ParentBased with
+   * AlwaysOn): roots are sampled here, at `rootRatio`.
+   */
   constructor(
     private readonly tracer: Tracer,
+    private readonly rootRatio: number,
     private readonly attributes: TracingConfig['attributes'],
   ) {}
 
   record(decision: Decision, req: AuthzRequest): void {
+    const h = req.headers;
+    let parent = ROOT_CONTEXT;
+    if (h.traceparent !== undefined || h.b3 !== undefined || h['x-b3-traceid'] !== undefined) {
+      parent = this.propagator.extract(ROOT_CONTEXT, h, defaultTextMapGetter);
+    }
+    if (parent === ROOT_CONTEXT || trace.getSpanContext(parent) === undefined) {
+      if (!(Math.random() < this.rootRatio)) return;
+      parent = ROOT_CONTEXT;
+    }
     const end = performance.now();
-    const parent = this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const span = this.tracer.startSpan(DECISION_SPAN_NAME, { kind: SpanKind.SERVER, startTime: end - decision.durationSeconds * 1000 }, parent);
     if (!span.isRecording()) return;
     span.setAttributes(this.attributesOf(decision, req));
