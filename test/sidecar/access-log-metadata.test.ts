@@ -62,3 +62,16 @@ t.test('configured fields: principal, tenant, route and action too, the same ove
 t.test('an unknown field is a clear config error', async (t) => {
   await t.rejects(startTestSidecar(t, { decision_metadata: { fields: ['decision_id', 'password'] } }), /decision_metadata\.fields\.1/);
 });
+
+t.test('the fields apply on reload', async (t) => {
+  const s = await startTestSidecar(t);
+  const before = await request(s.url('http', PATH));
+  t.equal(before.headers['x-authz-route'], undefined);
+  await before.body.dump();
+  s.writeConfig({ ...s.baseConfig, decision_metadata: { fields: ['decision_id', 'route'] } });
+  t.equal(await s.sidecar.reload(), true);
+  const after = await request(s.url('http', PATH));
+  t.equal(after.headers['x-authz-route'], 'read-project');
+  t.equal(after.headers['x-authz-reason'], undefined, 'reason is no longer configured');
+  await after.body.dump();
+});
