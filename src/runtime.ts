@@ -26,7 +26,8 @@ export interface RuntimeDeps {
   readonly capabilities: readonly Capability[];
   /** Stage factories of a reload's prepared changes, by capability name, used instead of the capability's own. */
   readonly stageFactories?: ReadonlyMap<string, StageFactory>;
-  readonly onDecision: (decision: Decision, req: AuthzRequest) => void;
+  /** False: the decision could not be recorded (see Capability.onDecision). */
+  readonly onDecision: (decision: Decision, req: AuthzRequest) => boolean;
   /** False when the audit trail cannot record another decision (then the decision is a deny). */
   readonly canRecord?: () => boolean;
 }

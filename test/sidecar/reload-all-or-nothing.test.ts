@@ -91,7 +91,7 @@ t.test('audit: a changed section next to a bad route is refused and decisions ke
   const s = await startTestSidecar(t, { audit: audit('deny'), routes });
   t.same(await statuses(s, 1), [200]);
   t.equal(await reloadWith(s, { ...s.baseConfig, audit: audit('drop'), routes: [...routes, BAD_ROUTE] }), false);
-  t.equal(await reloadWith(s, { ...s.baseConfig, audit: { ...audit('deny'), queue: { capacity: -1 } }, routes }), false,
+  t.equal(await reloadWith(s, { ...s.baseConfig, audit: { ...audit('deny'), batch: { max_events: -1 } }, routes }), false,
     'an invalid audit section is refused');
   t.same(await statuses(s, 1), [200]);
   t.match(s.sidecar.status().parts.audit, { state: 'ok' });

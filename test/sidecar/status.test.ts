@@ -23,7 +23,7 @@ t.test('/status: every part ok, with its facts; /readyz carries the same states'
     policy: { bundle: { file: bundle } },
     budget: { backend: 'memory', tenants: { acme: { daily: 10 } } },
     rebac: { mode: 'embedded', embedded: { model: join(root, 'model.fga') } },
-    audit: { sinks: [{ jsonl: { dir: 'audit' } }], queue: { capacity: 1000 } },
+    audit: { sinks: [{ jsonl: { dir: 'audit', max_bytes: 1024 * 1024 } }] },
   });
   const res = await request(s.url('admin', '/status'));
   t.equal(res.statusCode, 200);
@@ -37,7 +37,7 @@ t.test('/status: every part ok, with its facts; /readyz carries the same states'
       policy: { state: 'ok', message: /rev-9/, details: { revision: 'rev-9', bundle_age_s: Number } },
       rebac: { state: 'ok', details: { mode: 'embedded', model_id: String } },
       budget: { state: 'ok', details: { backend: 'memory', tenants: 1 } },
-      audit: { state: 'ok', details: { queue_depth: Number, queue_capacity: 1000, backlog_bytes: 0, oldest_unshipped_age_s: null } },
+      audit: { state: 'ok', details: { trail_bytes: Number, trail_max_bytes: 1024 * 1024, backlog_bytes: 0, oldest_unshipped_age_s: null } },
     },
   });
   const ready = await request(s.url('admin', '/readyz'));
@@ -82,14 +82,16 @@ t.test('/readyz says why it is not ready: the bundle server answers 500', async 
   t.match(status, { state: 'not_ready', ready: false, parts: { identity: { state: 'ok' }, policy: { state: 'not_ready' } } });
 });
 
-t.test('audit status: warns on a filling queue or a waiting backlog, errors when decisions are denied', async (t) => {
-  const base = { started: true, startError: undefined, queueDepth: 0, queueCapacity: 100, accepting: true,
-    backlogBytes: 0, backlogMaxBytes: 1000, oldestUnshippedAgeS: null };
+t.test('audit status: warns on a filling trail, a sink down or shipping behind; errors when decisions are denied', async (t) => {
+  const base = { started: true, startError: undefined, failing: false, accepting: true, trailBytes: 100, trailMaxBytes: 1000,
+    backlogBytes: 0, oldestUnshippedAgeS: null, sinksDown: [], chainBreaks: 0 };
   t.match(auditStatus(base), { state: 'ok' });
   t.match(auditStatus({ ...base, started: false }), { state: 'not_ready' });
   t.match(auditStatus({ ...base, started: false, startError: 'EACCES' }), { state: 'error', message: /EACCES/ });
-  t.match(auditStatus({ ...base, queueDepth: 85 }), { state: 'warn', message: /queue 85\/100/ });
-  t.match(auditStatus({ ...base, backlogBytes: 900, oldestUnshippedAgeS: 42 }),
-    { state: 'warn', message: /backlog 900\/1000 bytes.*oldest unshipped event 42 s old/, details: { oldest_unshipped_age_s: 42 } });
-  t.match(auditStatus({ ...base, queueDepth: 100, accepting: false }), { state: 'error', message: /audit_unavailable/ });
+  t.match(auditStatus({ ...base, trailBytes: 850 }), { state: 'warn', message: /trail 850\/1000 bytes/ });
+  t.match(auditStatus({ ...base, backlogBytes: 900, oldestUnshippedAgeS: 75, sinksDown: ['kafka'] }),
+    { state: 'warn', message: /sink down: kafka.*oldest unshipped event 75 s old, 900 bytes/, details: { oldest_unshipped_age_s: 75, sinks_down: 'kafka' } });
+  t.match(auditStatus({ ...base, backlogBytes: 900, oldestUnshippedAgeS: 2 }), { state: 'ok' }, 'a few seconds behind is normal');
+  t.match(auditStatus({ ...base, chainBreaks: 1 }), { state: 'warn', message: /hash-chain/ });
+  t.match(auditStatus({ ...base, accepting: false }), { state: 'error', message: /audit_unavailable/ });
 });
