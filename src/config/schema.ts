@@ -2,6 +2,7 @@
 // here so that one error message can name the exact path that is wrong.
 // Sections owned by later capabilities (rebac, policy, budget, audit) are
 // validated by their own rooms; here they are only required to be objects.
+import { controlsSchema } from '../decision/controls.js';
 import { z } from 'zod';
 import { DECISION_METADATA_FIELDS, DEFAULT_DECISION_METADATA } from '../decision/decision-metadata.js';
 
@@ -134,6 +135,8 @@ export const routeSchema = z
     enforcement: enforcementMode.optional(),
     deadline_ms: z.number().int().positive().optional(),
     stages: z.array(stageEntry).default(['tenant', 'rbac']),
+    /** Compliance controls this route's decisions enforce (audit events, `audit query --control`). */
+    controls: controlsSchema,
   })
   .strict();
 

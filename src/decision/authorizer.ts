@@ -6,6 +6,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
+import { NO_CONTROLS } from './controls.js';
 import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED } from './reason-codes.js';
 import {
   type AuthzRequest,
@@ -212,6 +213,7 @@ export class Authorizer {
       route: match?.route.name,
       annotations,
       stageTimings,
+      controls: match?.route.controls ?? NO_CONTROLS,
       durationSeconds: (performance.now() - started) / 1000,
     };
     if (this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {

@@ -148,6 +148,8 @@ export interface Decision {
   readonly annotations: Readonly<Record<string, unknown>>;
   /** Each stage's time, when stage timings are recorded (tracing on); undefined otherwise. */
   readonly stageTimings?: readonly StageTiming[];
+  /** The route's compliance controls (a policy's own are in annotations.controls). */
+  readonly controls?: readonly string[];
   /** Wall time spent deciding, in seconds. */
   readonly durationSeconds: number;
 }

@@ -87,6 +87,7 @@ class PolicyStage implements Stage {
 
     try {
       const verdict = interpretResultSet(resultSet);
+      if (verdict.controls !== undefined) ctx.annotations.controls = verdict.controls;
       if (verdict.responseHeaders !== undefined && verdict.result.kind === 'allow') {
         return { ...verdict.result, responseHeaders: verdict.responseHeaders };
       }
