@@ -3,6 +3,7 @@
 // and swaps it in whole, so a request never sees half of two configs.
 import type { LoadedConfig } from './config/load.js';
 import { Authorizer } from './decision/authorizer.js';
+import { LoadShedder } from './decision/load-shedder.js';
 import type { Capability } from './decision/capability.js';
 import { compileGrants, RbacStage } from './decision/rbac-stage.js';
 import { StageRegistry, type StageFactory } from './decision/stage-registry.js';
@@ -50,6 +51,8 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     metrics: deps.metrics,
     baseDir: loaded.baseDir,
   });
+  // Each runtime has its own (a reload may change the settings); the counter is shared through the registry.
+  const shedder = config.load_shedding.enabled ? new LoadShedder(config.load_shedding, deps.metrics.registry) : undefined;
   const authorizer = new Authorizer({
     routes,
     identity,
@@ -60,11 +63,15 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     onDecision: deps.onDecision,
     canRecord: deps.canRecord,
     timeStages: deps.capabilities.some((c) => c.readsStageTimings === true),
+    shedder,
   });
   return {
     loaded,
     authorizer,
     identity,
-    close: () => identity.close(),
+    close: () => {
+      shedder?.close();
+      identity.close();
+    },
   };
 }

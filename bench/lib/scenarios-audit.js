@@ -175,7 +175,7 @@ export const AUDIT_TARGETS = {
 const RATE = { driver: 'grpc', concurrency: 4, rps: 2000 };
 function runFixedRate({ port, fixtures, scenario, outDir, durationS, warmupS }) {
   return runH2load({
-    port, bodyFile: fixtures.grpcBodyFile, clients: scenario.concurrency, streams: 1, rps: scenario.rps,
+    port, bodyFile: fixtures.grpcBodyFile, clients: scenario.concurrency, streams: 1, rate: scenario.rps,
     logFile: path.join(outDir, `${scenario.name}.h2load.log`), durationS, warmupS,
   });
 }

@@ -19,6 +19,23 @@ const listener = (defaultPort: number) =>
 
 export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
 
+/** `load_shedding:` — fast 503 `overloaded` past saturation (decision/load-shedder.ts). */
+export const loadSheddingSchema = z
+  .object({
+    /** Off by default: turn on where the sidecar can be driven past saturation (the bench: bench/README.md). */
+    enabled: z.boolean().default(false),
+    /** Shed while the event loop runs this late (ms); keep it well below deadline_ms. */
+    max_event_loop_lag_ms: z.number().positive().max(10_000).default(20),
+    /** Shed while this many decisions wait on I/O. */
+    max_in_flight: z.number().int().positive().default(1000),
+    /** How often the lag is sampled (ms). */
+    sample_interval_ms: z.number().int().positive().max(1000).default(5),
+  })
+  .strict()
+  .prefault({});
+
+export type LoadSheddingConfig = z.output<typeof loadSheddingSchema>;
+
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 /** Claim names for subject, tenant and roles; a name may be a dotted path into nested claims. */
@@ -211,6 +228,7 @@ export const sidecarConfigSchema = z
       .prefault({}),
     enforcement: enforcementMode.default('deny'),
     deadline_ms: z.number().int().positive().max(60_000).default(50),
+    load_shedding: loadSheddingSchema,
     identity: identitySchema,
     routes: z.array(routeSchema).default([]),
     rbac: rbacSchema,

@@ -7,7 +7,8 @@ import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
 import { NO_CONTROLS } from './controls.js';
-import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED } from './reason-codes.js';
+import type { ShedSignal } from './load-shedder.js';
+import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED, OVERLOADED } from './reason-codes.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -55,6 +56,11 @@ export interface AuthorizerOptions {
   readonly canRecord?: () => boolean;
   /** Record each stage's time into the Decision (something reads it: tracing). Off: no clock reads per stage. */
   readonly timeStages?: boolean;
+  /** Load shedding (decision/load-shedder.ts): asked first; a signal answers 503 `overloaded` at once. */
+  readonly shedder?: {
+    check(): ShedSignal | undefined;
+    track(pending: Promise<unknown>): void;
+  };
 }
 
 export class Authorizer {
@@ -65,6 +71,21 @@ export class Authorizer {
    * the decision runs under the smaller of it and the configured deadline.
    */
   decide(req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> {
+    const shedder = this.opts.shedder;
+    if (shedder === undefined) return this.decideNow(req, deadlineMs);
+    if (shedder.check() !== undefined) return this.shed(req);
+    const decision = this.decideNow(req, deadlineMs);
+    if (decision instanceof Promise) shedder.track(decision);
+    return decision;
+  }
+
+  /** No stage runs and nothing is audited: under overload the cheapest honest answer is the point. */
+  private shed(req: AuthzRequest): Decision {
+    return this.finish(req, randomUUID(), performance.now(), this.opts.enforcement, deny(503, OVERLOADED, 'load_shedding'),
+      undefined, undefined, undefined, NO_ANNOTATIONS, false);
+  }
+
+  private decideNow(req: AuthzRequest, deadlineMs: number | undefined): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
     if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
@@ -142,10 +163,10 @@ export class Authorizer {
     const mode = route.enforcement ?? this.opts.enforcement;
     if (verdict instanceof Promise) {
       return verdict.then((v) =>
-        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations, ctx.stageTimings),
+        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations, true, ctx.stageTimings),
       );
     }
-    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations, ctx.stageTimings);
+    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations, true, ctx.stageTimings);
   }
 
   private finishWith(
@@ -170,6 +191,7 @@ export class Authorizer {
     principal?: Principal,
     resource?: ResourceRef,
     annotations: Readonly<Record<string, unknown>> = NO_ANNOTATIONS,
+    record = true,
     stageTimings?: readonly StageTiming[],
   ): Decision {
     // Every Decision is built by this one object literal with the same keys in
@@ -216,7 +238,8 @@ export class Authorizer {
       controls: match?.route.controls ?? NO_CONTROLS,
       durationSeconds: (performance.now() - started) / 1000,
     };
-    if (this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {
+    // A shed decision (record = false) is not audited: under overload the trail would only add to it.
+    if (record && this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {
       // The audit trail could not take this decision (and the config says no
       // unaudited access): the caller gets a deny it can retry, never an unrecorded answer.
       return this.finish(req, decisionId, started, 'deny', deny(503, AUDIT_UNAVAILABLE, 'audit'), match, principal, resource);

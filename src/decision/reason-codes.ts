@@ -37,6 +37,7 @@ export const REASON_CODES = {
   stage_error: { status: 503, group: 'decision', meaning: 'a stage threw or answered something that is not a result (a bug or a dependency); fail closed' },
   identity_error: { status: 503, group: 'decision', meaning: 'the identity resolver itself failed (not a bad credential)' },
   internal_error: { status: 503, group: 'decision', meaning: 'the decision or its answer failed unexpectedly; the failure is contained to this request' },
+  overloaded: { status: 503, group: 'decision', meaning: 'load shedding (`load_shedding.enabled`): the event loop was running later than `max_event_loop_lag_ms`, or `max_in_flight` decisions were waiting on I/O; answered at once, no stage ran, not audited (counted in `authz_shed_total`)' },
 
   no_route: { status: 403, group: 'request', meaning: 'no route matches method + path + host' },
   malformed_request: { status: 403, group: 'request', meaning: 'the CheckRequest could not be decoded' },
@@ -104,6 +105,7 @@ export function isReasonCode(value: string): value is ReasonCode {
 export const DEADLINE_EXCEEDED: ReasonCode = 'deadline_exceeded';
 export const INTERNAL_ERROR: ReasonCode = 'internal_error';
 export const AUDIT_UNAVAILABLE: ReasonCode = 'audit_unavailable';
+export const OVERLOADED: ReasonCode = 'overloaded';
 
 /** The Markdown of docs/reason-codes.md. */
 export function renderReasonCodesMarkdown(): string {

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ActivePolicy } from './activation.js';
 import { normalizeEntrypoint, policyStageOptionsSchema } from './config.js';
 import { PolicyEvalError } from './evaluator.js';
-import { buildPolicyInput } from './input.js';
+import { FULL_INPUT, policyInputBytes, type PolicyInputShape } from './input-json.js';
 import type { PolicyMetrics } from './metrics.js';
 import { BadPolicyResult, POLICY_ERROR, interpretResultSet } from './result.js';
 import { parseSection } from '../config/parse-section.js';
@@ -46,7 +46,9 @@ export function policyStageFactory(deps: PolicyStageDeps): StageFactory {
           `entrypoint "${entrypoint}" is not in the loaded bundle ${current.revision} (it has: ${[...current.evaluator.entrypoints.keys()].join(', ')})`,
         );
       }
-      return new PolicyStage(deps, entrypoint, ctx.route);
+      const headers = opts.input?.headers;
+      const shape: PolicyInputShape = headers === undefined ? FULL_INPUT : { headers: new Set(headers.map((h) => h.toLowerCase())) };
+      return new PolicyStage(deps, entrypoint, ctx.route, shape);
     },
   };
 }
@@ -62,6 +64,7 @@ class PolicyStage implements Stage {
     private readonly deps: PolicyStageDeps,
     private readonly entrypoint: string | undefined,
     private readonly route: string,
+    private readonly inputShape: PolicyInputShape,
   ) {}
 
   evaluate(req: AuthzRequest, ctx: DecisionContext): StageResult {
@@ -74,7 +77,8 @@ class PolicyStage implements Stage {
 
     let resultSet: unknown;
     try {
-      resultSet = policy.evaluator.evaluate(id, buildPolicyInput(req, ctx));
+      // The input's JSON bytes, written once: what opa-wasm copies into the module as is.
+      resultSet = policy.evaluator.evaluate(id, policyInputBytes(req, ctx, this.inputShape));
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);
