@@ -3,6 +3,7 @@
 // once per tenant and class and cached; per request only the window and the
 // amount are filled in.
 import type { BudgetConfig, Limits, RouteClass, TenantLimits } from './config.js';
+import { BUDGET_REMAINING_PREFIX } from '../decision/owned-headers.js';
 import { toMicro } from './units.js';
 import type { Window, WindowCache, WindowKind } from './windows.js';
 
@@ -87,7 +88,7 @@ function specsFor(limits: Limits | undefined, prefix: string, scope: string, per
       cost,
       scope,
       perPrincipal,
-      remainingHeader: `x-budget-remaining-${budget.replace('.', '-')}`,
+      remainingHeader: `${BUDGET_REMAINING_PREFIX}${budget.replace('.', '-')}`,
     });
   }
 }

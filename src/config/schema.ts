@@ -7,15 +7,46 @@ import { z } from 'zod';
 import { DECISION_METADATA_FIELDS, DEFAULT_DECISION_METADATA } from '../decision/decision-metadata.js';
 
 const port = z.number().int().min(0).max(65535);
+/**
+ * Every port listens on loopback unless told otherwise: as a sidecar, Envoy is
+ * in the same pod, and a port other pods can reach is a port they can forge
+ * requests on (docs/security.md). Standalone deployments set 0.0.0.0.
+ */
+const DEFAULT_HOST = '127.0.0.1';
 const listener = (defaultPort: number) =>
   z
     .object({
       enabled: z.boolean().default(true),
-      host: z.string().default('0.0.0.0'),
+      host: z.string().default(DEFAULT_HOST),
       port: port.default(defaultPort),
     })
     .strict()
     .prefault({});
+
+/** The gRPC ext_authz port: a listener plus the bounds on what one caller can make it hold (docs/security.md). */
+const grpcListener = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().default(DEFAULT_HOST),
+    port: port.default(9191),
+    /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (Envoy's edge recommendation: 100). */
+    max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+    /** Largest CheckRequest message; larger is denied message_too_large. */
+    max_message_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+    /** A stream must deliver its whole message within this (denied message_timeout after 1–2× it). */
+    message_timeout_ms: z.number().int().positive().max(600_000).default(5000),
+    /** Request bytes buffered across all streams before Checks are denied overloaded. */
+    max_buffered_bytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+    /** Open connections at once. */
+    max_connections: z.number().int().min(1).default(1024),
+    /** mTLS on the gRPC port: our certificate and key, and the CA every client certificate must chain to. */
+    tls: z
+      .object({ cert_file: z.string().min(1), key_file: z.string().min(1), client_ca_file: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .prefault({});
 
 export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
 
@@ -82,10 +113,15 @@ export const jwtSchema = z
 export const identitySchema = z
   .object({
     jwt: jwtSchema.optional(),
-    /** Trust the payload Envoy's jwt_authn filter put in metadata_context (Envoy already verified it). */
+    /**
+     * Trust the payload Envoy's jwt_authn filter put in metadata_context (Envoy
+     * already verified it). Off unless `enabled: true`: anyone who can reach the
+     * gRPC port can write that metadata, so it is safe only when nothing but
+     * Envoy can (loopback, or server.grpc.tls) — see docs/security.md.
+     */
     envoy_jwt_authn: z
       .object({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(false),
         namespace: z.string().default('envoy.filters.http.jwt_authn'),
         /**
          * The `payload_in_metadata` key. When unset, the one payload in the namespace is used
@@ -173,7 +209,7 @@ export const rbacSchema = z
 const proxySchema = z
   .object({
     enabled: z.boolean().default(false),
-    host: z.string().default('0.0.0.0'),
+    host: z.string().default(DEFAULT_HOST),
     port: port.default(8080),
     upstream: z.url().optional(),
     /** Keep-alive connections to the upstream, at most this many at once. */
@@ -206,11 +242,11 @@ export const sidecarConfigSchema = z
   .object({
     server: z
       .object({
-        grpc: listener(9191),
+        grpc: grpcListener,
         http: z
           .object({
             enabled: z.boolean().default(true),
-            host: z.string().default('0.0.0.0'),
+            host: z.string().default(DEFAULT_HOST),
             port: port.default(9192),
             /** Envoy http_service path_prefix, stripped before routing. */
             path_prefix: z.string().startsWith('/').optional(),

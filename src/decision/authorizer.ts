@@ -8,6 +8,7 @@ import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from 
 import { createDecisionContext } from './context.js';
 import { NO_CONTROLS } from './controls.js';
 import type { ShedSignal } from './load-shedder.js';
+import { PRINCIPAL_HEADER, ROLES_HEADER, TENANT_HEADER, WARNING_HEADER } from './owned-headers.js';
 import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED, OVERLOADED } from './reason-codes.js';
 import {
   type AuthzRequest,
@@ -30,11 +31,8 @@ export const ANONYMOUS: Principal = Object.freeze({
   source: 'anonymous',
 });
 
-/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers). */
-export const PRINCIPAL_HEADER = 'x-authz-principal';
-export const TENANT_HEADER = 'x-authz-tenant';
-export const ROLES_HEADER = 'x-authz-roles';
-export const WARNING_HEADER = 'x-authz-warning';
+/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers); the registry is owned-headers.ts. */
+export { PRINCIPAL_HEADER, TENANT_HEADER, ROLES_HEADER, WARNING_HEADER } from './owned-headers.js';
 
 export interface AuthorizerOptions {
   readonly routes: RouteMatcher;

@@ -3,6 +3,7 @@
 // http.ext_authz:<field>)%) and, from the HTTP transport, the same values as
 // response headers. One registry of the fields, their header names and their
 // values, so the two transports cannot drift.
+import { DECISION_ID_HEADER, PRINCIPAL_HEADER, TENANT_HEADER } from './owned-headers.js';
 import type { Decision } from './types.js';
 
 export const DECISION_METADATA_FIELDS = ['decision_id', 'reason', 'stage', 'principal', 'tenant', 'route', 'action'] as const;
@@ -12,15 +13,16 @@ export type DecisionMetadataField = (typeof DECISION_METADATA_FIELDS)[number];
 export const DEFAULT_DECISION_METADATA: readonly DecisionMetadataField[] = ['decision_id', 'reason', 'stage'];
 
 /**
- * The HTTP response header carrying each field. principal and tenant are the
- * same headers (and values) an allowed request carries upstream.
+ * The HTTP response header carrying each field, all under the owned `x-authz-`
+ * prefix (owned-headers.ts). principal and tenant are the same headers (and
+ * values) an allowed request carries upstream.
  */
 export const DECISION_METADATA_HEADERS: Readonly<Record<DecisionMetadataField, string>> = {
-  decision_id: 'x-authz-decision-id',
+  decision_id: DECISION_ID_HEADER,
   reason: 'x-authz-reason',
   stage: 'x-authz-stage',
-  principal: 'x-authz-principal',
-  tenant: 'x-authz-tenant',
+  principal: PRINCIPAL_HEADER,
+  tenant: TENANT_HEADER,
   route: 'x-authz-route',
   action: 'x-authz-action',
 };

@@ -154,5 +154,5 @@ export interface Decision {
   readonly durationSeconds: number;
 }
 
-/** The header that carries the decision id to Envoy on allow and deny. */
-export const DECISION_ID_HEADER = 'x-authz-decision-id';
+/** The header that carries the decision id to Envoy on allow and deny (registry: owned-headers.ts). */
+export { DECISION_ID_HEADER } from './owned-headers.js';

@@ -8,8 +8,10 @@ import {
   decisionMetadataValue,
   type DecisionMetadataField,
 } from '../../decision/decision-metadata.js';
+import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
+import { headerValue } from '../header-value.js';
 import { GrpcCode } from './grpc-status.js';
 
 // HeaderValueOption.HeaderAppendAction. Only append_action is set, never the
@@ -35,8 +37,14 @@ export function grpcCodeForDeny(status: number): GrpcCode {
   return DENY_CODE[status] ?? GrpcCode.PERMISSION_DENIED;
 }
 
+/**
+ * On allow, every owned header (owned-headers.ts) the decision does not set is
+ * in headers_to_remove, so a client-sent one never reaches the upstream;
+ * `requestHeaders` adds owned names the request carries (x-budget-remaining-…).
+ */
 export function checkResponseFor(
   decision: Decision,
+  requestHeaders?: ReadonlyArray<readonly [string, string]>,
   metadataFields: readonly DecisionMetadataField[] = DEFAULT_DECISION_METADATA,
 ): Record<string, unknown> {
   // Envoy stores these under the ext_authz filter's namespace for access logs:
@@ -52,6 +60,7 @@ export function checkResponseFor(
       status: { code: GrpcCode.OK },
       okResponse: {
         headers: headerOptions(decision.upstreamHeaders, decision.decisionId),
+        headersToRemove: [...ownedHeadersToRemove(decision.upstreamHeaders, requestHeaders).names],
         responseHeadersToAdd: headerOptions(decision.responseHeaders, decision.decisionId),
       },
       dynamicMetadata,
@@ -72,7 +81,7 @@ export function checkResponseFor(
 function headerOptions(headers: Readonly<Record<string, string>>, decisionId: string): HeaderOption[] {
   const out: HeaderOption[] = [];
   for (const key in headers) {
-    out.push({ header: { key, value: headers[key]! }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });
+    out.push({ header: { key, value: headerValue(headers[key]!) }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });
   }
   if (headers[DECISION_ID_HEADER] === undefined) {
     out.push({ header: { key: DECISION_ID_HEADER, value: decisionId }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });

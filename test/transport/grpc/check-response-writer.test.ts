@@ -73,10 +73,10 @@ t.test('every dynamic_metadata field, as protobufjs encodes them (absent and non
   const withIdentity = decision({ principal, route: 'read-project', action: 'read' });
   const noIdentity = decision({ allowed: false, status: 401, reason: 'no_identity', stage: 'identity', route: 'read-project' });
   for (const d of [withIdentity, noIdentity]) {
-    const expected = frameMessage(CheckResponse.encode(checkResponseFor(d, fields)).finish());
-    t.equal(encodeCheckResponseFrame(d, plan).toString('hex'), Buffer.from(expected).toString('hex'));
+    const expected = frameMessage(CheckResponse.encode(checkResponseFor(d, undefined, fields)).finish());
+    t.equal(encodeCheckResponseFrame(d, undefined, plan).toString('hex'), Buffer.from(expected).toString('hex'));
   }
-  const read = readUnaryBody(encodeCheckResponseFrame(withIdentity, plan));
+  const read = readUnaryBody(encodeCheckResponseFrame(withIdentity, undefined, plan));
   if (read.kind !== 'message') return t.fail('not a message');
   const decoded = CheckResponse.toObject(CheckResponse.decode(read.message)) as { dynamicMetadata: { fields: Record<string, { stringValue: string }> } };
   t.same(Object.fromEntries(Object.entries(decoded.dynamicMetadata.fields).map(([k, v]) => [k, v.stringValue])), {
