@@ -75,3 +75,18 @@ t.test('the fields apply on reload', async (t) => {
   t.equal(after.headers['x-authz-reason'], undefined, 'reason is no longer configured');
   await after.body.dump();
 });
+
+t.test('a principal with characters no header may carry is encoded in the header, as it is in the metadata', async (t) => {
+  const s = await startTestSidecar(t, { decision_metadata: { fields: ['decision_id', 'reason', 'principal'] } });
+  const sub = 'zoë\r\nx-injected: 1';
+  const token = await s.token({ sub, tenant_id: 'globex' });
+  const http = await request(s.url('http', PATH), { headers: { authorization: `Bearer ${token}` } });
+  t.equal(http.statusCode, 403);
+  t.equal(http.headers['x-injected'], undefined, 'no header injected');
+  t.equal(decodeURIComponent(String(http.headers['x-authz-principal'])), sub, 'percent-encoded UTF-8, reversible');
+  await http.body.dump();
+  const client = new AuthzClient(s.sidecar.ports.grpc!);
+  t.teardown(() => client.close());
+  const denied = await client.check(envoyCheckRequest({ path: PATH, headers: { authorization: `Bearer ${token}` } }));
+  t.equal(metadataOf(denied).principal, sub);
+});
