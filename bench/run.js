@@ -29,6 +29,7 @@ import { PROXY_TARGETS, proxyScenarios } from './lib/scenarios-proxy.js';
 import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
 import { FULL_SCENARIOS, FULL_TARGETS } from './lib/scenarios-full.js';
 import { cpuPerRequest, readProcessCpu } from './lib/process-cpu.js';
+import { TRACING_SCENARIOS, TRACING_TARGETS } from './lib/scenarios-tracing.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
 import { ensureTools } from './lib/tools.js';
@@ -61,6 +62,8 @@ const TARGETS = {
   ...PROXY_TARGETS,
   // Issue 12 (the whole pipeline, the ladder, fixed rates, overload): bench/lib/scenarios-full.js.
   ...FULL_TARGETS,
+  // Issue 14 (decision traces over OTLP/HTTP, every decision and 1 %): bench/lib/scenarios-tracing.js.
+  ...TRACING_TARGETS,
 };
 
 /**
@@ -75,6 +78,7 @@ const SCENARIOS = [
   { name: 'noop_http2_16', target: 'noop_http2', driver: 'grpc', concurrency: 16 },
   { name: 'grpc_check_16', target: 'sidecar', driver: 'grpc', concurrency: 16, baseline: 'noop_http2_16', request: READ_PROJECT },
   POLICY_16, // compared with grpc_check_16
+  ...TRACING_SCENARIOS, // opt-in (--only tracing); compared with grpc_check_16
   { name: 'noop_http_1', target: 'noop_http', driver: 'http', concurrency: 1 },
   { name: 'http_check_1', target: 'sidecar', driver: 'http', concurrency: 1, baseline: 'noop_http_1', request: READ_PROJECT },
   { name: 'noop_http_16', target: 'noop_http', driver: 'http', concurrency: 16 },

@@ -7,6 +7,7 @@ import { createAuditCapability } from './audit/index.js';
 import { createBudgetCapability } from './budget/index.js';
 import { createPolicyCapability } from './policy/index.js';
 import { createRebacCapability } from './rebac/index.js';
+import { createTracingCapability } from './tracing/capability.js';
 
 // Order matters at shutdown: capabilities close in this order after the
 // servers stop, and audit goes last so it records every decision made.
@@ -14,8 +15,12 @@ const FACTORIES: ReadonlyArray<readonly [string, CapabilityFactory]> = [
   ['rebac', createRebacCapability],
   ['policy', createPolicyCapability],
   ['budget', createBudgetCapability],
+  ['tracing', createTracingCapability],
   ['audit', createAuditCapability],
 ];
+
+/** The config sections that switch a capability on. */
+export const CAPABILITY_SECTIONS: readonly string[] = FACTORIES.map(([section]) => section);
 
 export function createCapabilities(loaded: LoadedConfig, deps: CapabilityDeps): Capability[] {
   const created: Capability[] = [];

@@ -6,7 +6,7 @@ import { Authorizer } from './decision/authorizer.js';
 import { LoadShedder } from './decision/load-shedder.js';
 import type { Capability } from './decision/capability.js';
 import { compileGrants, RbacStage } from './decision/rbac-stage.js';
-import { StageRegistry } from './decision/stage-registry.js';
+import { StageRegistry, type StageFactory } from './decision/stage-registry.js';
 import { TenantStage } from './decision/tenant-stage.js';
 import type { AuthzRequest, Decision } from './decision/types.js';
 import { createIdentityService, type IdentityService } from './identity/index.js';
@@ -25,6 +25,8 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
   readonly capabilities: readonly Capability[];
+  /** Stage factories of a reload's prepared changes, by capability name, used instead of the capability's own. */
+  readonly stageFactories?: ReadonlyMap<string, StageFactory>;
   /** False: the decision could not be recorded (see Capability.onDecision). */
   readonly onDecision: (decision: Decision, req: AuthzRequest) => boolean;
   /** False when the audit trail cannot record another decision (then the decision is a deny). */
@@ -40,7 +42,8 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
   registry.register({ name: 'tenant', create: () => tenant });
   registry.register({ name: 'rbac', create: () => rbac });
   for (const capability of deps.capabilities) {
-    if (capability.stageFactory) registry.register(capability.stageFactory);
+    const factory = deps.stageFactories?.get(capability.name) ?? capability.stageFactory;
+    if (factory) registry.register(factory);
   }
   const routes = compileRoutes(config.routes, registry);
   const identity = createIdentityService(config.identity, {
@@ -59,6 +62,7 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     log: deps.log.child({ room: 'decision' }),
     onDecision: deps.onDecision,
     canRecord: deps.canRecord,
+    timeStages: deps.capabilities.some((c) => c.readsStageTimings === true),
     shedder,
   });
   return {

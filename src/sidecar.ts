@@ -5,14 +5,17 @@ import { resolve, sep } from 'node:path';
 import type { LoadedConfig } from './config/load.js';
 import { loadConfigFile } from './config/load.js';
 import { watchFile, type FileWatch } from './config/watch.js';
-import type { Capability } from './decision/capability.js';
+import type { Capability, PartStatus, PreparedChange } from './decision/capability.js';
+import type { StageFactory } from './decision/stage-registry.js';
 import type { AuthzRequest, Decision } from './decision/types.js';
 import type { AuditCapability } from './audit/index.js';
-import { createCapabilities } from './capabilities.js';
+import { CAPABILITY_SECTIONS, createCapabilities } from './capabilities.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { SidecarMetrics } from './observability/metrics.js';
+import { foldStatus, identityStatus, type SidecarStatus } from './sidecar-status.js';
 import { buildRuntime, type DecisionRuntime } from './runtime.js';
 import { startAdminServer } from './transport/admin/server.js';
+import { DynamicMetadataPlan } from './transport/grpc/check-response-writer.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { startHttpAuthzServer } from './transport/http/server.js';
 import { startProxyServer } from './transport/proxy/server.js';
@@ -38,10 +41,15 @@ export class Sidecar {
   readonly log: Logger;
   readonly ports: { grpc?: number; http?: number; admin?: number; proxy?: number } = {};
   private runtime: DecisionRuntime;
+  /** The access-log fields in force (decision_metadata.fields), for both Envoy transports. */
+  private metadata: DynamicMetadataPlan;
   private readonly capabilities: Capability[];
   private readonly servers: Listening[] = [];
   private watcher: FileWatch | undefined;
   private identityReady = false;
+  private identityError: string | undefined;
+  /** Reloads run one at a time: two file events must not prepare against the same "current" config. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private readonly audit: AuditCapability | undefined;
@@ -51,6 +59,7 @@ export class Sidecar {
     this.capabilities = createCapabilities(loaded, { log, metrics: this.metrics, baseDir: loaded.baseDir });
     this.audit = this.capabilities.find((c): c is AuditCapability => c.name === 'audit');
     this.runtime = this.build(loaded);
+    this.metadata = new DynamicMetadataPlan(loaded.config.decision_metadata.fields);
   }
 
   static async start(opts: SidecarOptions): Promise<Sidecar> {
@@ -95,48 +104,95 @@ export class Sidecar {
     return report;
   }
 
-  /** Re-read the config file; on any error keep serving the last good config. */
-  async reload(): Promise<boolean> {
+  /** A state and a message per part, for /readyz and /status. A part whose status() throws reports error. */
+  status(): SidecarStatus {
+    const parts: Record<string, PartStatus> = { identity: identityStatus(this.identityReady, this.identityError) };
+    for (const c of this.capabilities) {
+      try {
+        parts[c.name] = c.status();
+      } catch (err) {
+        parts[c.name] = { state: 'error', message: `status unavailable: ${(err as Error).message}` };
+      }
+    }
+    return foldStatus(parts, this.isReady());
+  }
+
+  /**
+   * Re-read the config file and apply it all or nothing: every changed
+   * capability section is prepared (validated, loaded, connected) and the new
+   * runtime is built and its keys loaded; only when every step succeeded is
+   * everything committed and the runtime swapped. On any failure every
+   * prepared change is aborted and the last good config keeps serving, every
+   * capability exactly as it was.
+   */
+  reload(): Promise<boolean> {
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<boolean> {
     const file = this.loaded.file;
-    if (file === undefined) return false;
+    if (file === undefined || this.closed) return false;
     let next: LoadedConfig;
-    let runtime: DecisionRuntime;
-    const applied: Capability[] = [];
+    let runtime: DecisionRuntime | undefined;
+    const prepared: Array<readonly [Capability, PreparedChange]> = [];
     try {
       next = loadConfigFile(file);
-      await this.reconfigureCapabilities(next, applied);
-      runtime = this.build(next);
+      await this.prepareCapabilities(next, prepared);
+      const stageFactories = new Map(prepared.flatMap(([c, p]) => (p.stageFactory ? [[c.name, p.stageFactory] as const] : [])));
+      runtime = this.build(next, stageFactories);
       await runtime.identity.ready();
+      if (this.closed) throw new Error('the sidecar is shutting down');
     } catch (err) {
-      // All or nothing: sections already applied go back to the last good config.
-      await this.restoreCapabilities(applied);
+      for (const [, change] of prepared) change.abort();
+      runtime?.close();
       this.metrics.configReloads.inc({ outcome: 'failure' });
       this.log.error({ file, error: (err as Error).message }, 'config reload refused; last good config keeps serving');
       return false;
     }
+    // Nothing below may fail: commits are synchronous and infallible by contract
+    // (a commit that throws anyway is a bug; it is logged, the others still apply).
+    for (const [c, change] of prepared) {
+      try {
+        change.commit();
+      } catch (err) {
+        this.log.error({ capability: c.name, error: (err as Error).message }, 'config reload: a prepared change failed to commit');
+      }
+    }
     const previous = this.runtime;
     this.runtime = runtime;
     this.loaded = next;
+    this.metadata = new DynamicMetadataPlan(next.config.decision_metadata.fields);
     previous.close();
     this.metrics.configReloads.inc({ outcome: 'success' });
-    this.log.info({ file, routes: next.config.routes.length }, 'config reloaded');
+    this.log.info({ file, routes: next.config.routes.length, changed: prepared.map(([c]) => c.name) }, 'config reloaded');
     return true;
   }
 
+  /**
+   * Stops in the order that loses nothing: the servers stop taking requests
+   * and drain those in flight; the runtime (identity) closes; the deciding
+   * capabilities close; audit closes last, so it records every decision
+   * answered during the drain.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.watcher?.close();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.runtime.close();
-    await Promise.allSettled(this.capabilities.map((c) => c.close()));
+    const deciding = this.capabilities.filter((c) => c !== this.audit);
+    await Promise.allSettled(deciding.map((c) => c.close()));
+    await this.audit?.close().catch((err: unknown) => this.log.error({ error: (err as Error).message }, 'audit close failed'));
   }
 
-  private build(loaded: LoadedConfig): DecisionRuntime {
+  private build(loaded: LoadedConfig, stageFactories?: ReadonlyMap<string, StageFactory>): DecisionRuntime {
     return buildRuntime(loaded, {
       log: this.log,
       metrics: this.metrics,
       capabilities: this.capabilities,
+      stageFactories,
       onDecision: (decision, req) => {
         let recorded = true;
         for (const c of this.capabilities) if (c.onDecision?.(decision, req) === false) recorded = false;
@@ -147,26 +203,29 @@ export class Sidecar {
   }
 
   private async waitReady(): Promise<void> {
-    await this.runtime.identity.ready();
+    await this.runtime.identity.ready().catch((err: unknown) => {
+      this.identityError = err instanceof Error ? err.message : String(err);
+      throw err;
+    });
     this.identityReady = true;
     await Promise.all(this.capabilities.map((c) => c.ready()));
   }
 
-  /** Pushes changed sections to their capabilities; each one applied is added to `applied`, for a rollback. */
-  private async reconfigureCapabilities(next: LoadedConfig, applied: Capability[]): Promise<void> {
+  /** Prepares every capability whose section changed, into `prepared` (so a failure can abort those already done). */
+  private async prepareCapabilities(next: LoadedConfig, prepared: Array<readonly [Capability, PreparedChange]>): Promise<void> {
+    const known = new Set(this.capabilities.map((c) => c.name));
+    for (const name of CAPABILITY_SECTIONS) {
+      if (!known.has(name) && next.raw[name] !== undefined) {
+        throw new Error(`the ${name} section was added; it applies on restart only`);
+      }
+    }
     for (const c of this.capabilities) {
       const before = JSON.stringify(this.loaded.raw[c.name] ?? null);
       const after = JSON.stringify(next.raw[c.name] ?? null);
       if (before === after) continue;
-      if (!c.reconfigure) throw new Error(`the ${c.name} section changed; it applies on restart only`);
-      applied.push(c);
-      await c.reconfigure(next.raw[c.name]);
-    }
-    const known = new Set(this.capabilities.map((c) => c.name));
-    for (const name of ['rebac', 'policy', 'budget', 'audit']) {
-      if (!known.has(name) && next.raw[name] !== undefined) {
-        throw new Error(`the ${name} section was added; it applies on restart only`);
-      }
+      if (next.raw[c.name] === undefined) throw new Error(`the ${c.name} section was removed; it applies on restart only`);
+      if (!c.prepare) throw new Error(`the ${c.name} section changed; it applies on restart only`);
+      prepared.push([c, await c.prepare(next.raw[c.name])]);
     }
   }
 
@@ -182,6 +241,7 @@ export class Sidecar {
         // The transport's own backstop for a decision that never settles: well
         // beyond any configured deadline, so it only fires on a bug.
         maxDecisionMs: Math.max(1000, 2 * maxDeadlineMs(this.loaded)),
+        dynamicMetadata: () => this.metadata,
         maxConcurrentStreams: grpc.max_concurrent_streams,
         maxMessageBytes: grpc.max_message_bytes,
         messageTimeoutMs: grpc.message_timeout_ms,
@@ -199,7 +259,7 @@ export class Sidecar {
     if (server.http.enabled) {
       const s = await startHttpAuthzServer({
         host: server.http.host, port: server.http.port, decide: this.decide, log: log.child({ room: 'http' }),
-        pathPrefix: server.http.path_prefix, metrics: this.metrics,
+        pathPrefix: server.http.path_prefix, metrics: this.metrics, metadataFields: () => this.metadata.fields,
       });
       this.servers.push(s);
       this.ports.http = s.port;
@@ -216,24 +276,13 @@ export class Sidecar {
     if (server.admin.enabled) {
       const s = await startAdminServer({
         host: server.admin.host, port: server.admin.port, metrics: this.metrics, log: log.child({ room: 'admin' }),
-        isReady: () => this.isReady(), readiness: () => this.readinessReport(),
+        isReady: () => this.isReady(), readiness: () => this.readinessReport(), status: () => this.status(),
         handlers: this.capabilities.flatMap((c) => (c.adminHandler ? [c.adminHandler] : [])),
       });
       this.servers.push(s);
       this.ports.admin = s.port;
     }
     log.info({ ports: this.ports, routes: this.loaded.config.routes.length }, 'authz-sidecar listening');
-  }
-
-  /** Gives capabilities reconfigured by a refused reload their last good section back. */
-  private async restoreCapabilities(applied: readonly Capability[]): Promise<void> {
-    for (const c of [...applied].reverse()) {
-      try {
-        await c.reconfigure?.(this.loaded.raw[c.name]);
-      } catch (err) {
-        this.log.error({ capability: c.name, error: (err as Error).message }, 'could not restore the last good section after a refused reload');
-      }
-    }
   }
 
   private watchConfig(file: string): void {

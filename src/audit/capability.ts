@@ -9,7 +9,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Capability, CapabilityDeps } from '../decision/capability.js';
+import type { Capability, CapabilityDeps, PartStatus, PreparedChange } from '../decision/capability.js';
 import type { AuthzRequest, Decision } from '../decision/types.js';
 import { parseAuditConfig, remoteSinksOf, trailConfigOf, type AuditConfig, type KafkaSinkConfig } from './config.js';
 import { eventJson } from './event.js';
@@ -18,6 +18,7 @@ import { AuditMetrics } from './metrics.js';
 import { remoteSinkNames } from './shipping/remote-sinks.js';
 import type { ShipperProgress } from './shipping/shipper.js';
 import { ShipperSupervisor } from './shipping/supervisor.js';
+import { auditStatus } from './status.js';
 import { TrailWriter } from './trail/trail-writer.js';
 
 export interface AuditCapability extends Capability {
@@ -53,6 +54,7 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
   let recordedBreaks = 0;
   let opened = trailDir === undefined;
   let closed = false;
+  let startError: string | undefined;
 
   const metrics: AuditMetrics = new AuditMetrics(deps.metrics.registry, remoteNames, {
     trailBytes: () => trail?.bytes ?? 0,
@@ -103,6 +105,9 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
     log.info({ trail: trailDir, fsync: trailConfig.fsync, sinks: config.sinks.map((s) => Object.keys(s)[0]), on_full: config.on_full },
       'audit trail open');
   })();
+  opening.catch((err: unknown) => {
+    startError = err instanceof Error ? err.message : String(err);
+  });
   opening.catch((err: unknown) => log.error({ err: String(err) }, 'audit could not start; decisions are denied (on_full=deny) or unaudited (drop)'));
 
   const record = (decision: Decision, req: AuthzRequest): boolean => {
@@ -148,6 +153,39 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
       audit_chain_intact: recordedBreaks === 0,
     }),
     ready: () => opening,
+    status: (): PartStatus => {
+      let backlogBytes = 0;
+      let oldest = 0;
+      const down: string[] = [];
+      for (const name of remoteNames) {
+        const progress = sinks.get(name)?.progress;
+        backlogBytes = Math.max(backlogBytes, backlog(trail, progress).bytes);
+        oldest = Math.max(oldest, oldestUnshippedAge(trail, trailDir, progress));
+        if (progress !== undefined && !progress.connected) down.push(name);
+      }
+      return auditStatus({
+        started: opened,
+        startError,
+        failing: trail?.failing ?? false,
+        accepting: !deny || (opened && !closed && !(trail?.full ?? false)),
+        trailBytes: trail?.bytes ?? 0,
+        trailMaxBytes: trailConfig?.max_bytes,
+        backlogBytes,
+        oldestUnshippedAgeS: backlogBytes === 0 ? null : Math.round(oldest),
+        sinksDown: down,
+        chainBreaks: recordedBreaks,
+      });
+    },
+    // The trail, its lock and the shipper are opened once per process: a
+    // changed section is validated here (so a bad one refuses the whole reload
+    // with its error) and otherwise applies on restart only.
+    prepare: (next: unknown): Promise<PreparedChange> => {
+      const parsed = parseAuditConfig(next);
+      const changed = Object.keys({ ...config, ...parsed }).filter(
+        (k) => JSON.stringify(config[k as keyof AuditConfig]) !== JSON.stringify(parsed[k as keyof AuditConfig]),
+      );
+      return Promise.reject(new Error(`audit.${changed[0] ?? 'section'} changed; it applies on restart only`));
+    },
     close: async () => {
       await opening.catch(() => undefined);
       closed = true;

@@ -22,6 +22,8 @@ export interface BudgetBackend {
   /** Forget every counter of a tenant (all windows). */
   reset(tenant: string): Promise<void>;
   isReady(): boolean;
+  /** A shared store's reachability (Redis); absent for the in-process backend. */
+  isReachable?(): boolean;
   ready(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The budget capability: parses the `budget:` section, owns the backend, and
 // contributes the `budget` stage and the /budget admin API.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Capability, CapabilityDeps } from '../decision/capability.js';
+import type { Capability, CapabilityDeps, PartStatus, PreparedChange } from '../decision/capability.js';
 import type { StageFactory } from '../decision/stage-registry.js';
 import { createBudgetAdmin, type BudgetAdmin } from './admin.js';
 import type { BudgetBackend } from './backend.js';
@@ -52,8 +52,23 @@ export class BudgetCapability implements Capability {
     return this.backend.ready();
   }
 
+  status(): PartStatus {
+    const tenants = Object.keys(this.core.config.tenants ?? {}).length;
+    const details = { backend: this.backend.name, tenants };
+    const reachable = this.backend.isReachable?.() ?? true;
+    if (this.backend.isReady() && !reachable) {
+      return { state: 'warn', message: 'redis unavailable: budgets are charged locally (on_unavailable=local) until it answers', details };
+    }
+    if (this.backend.isReady()) {
+      return { state: 'ok', message: `${this.backend.name} backend, ${tenants} configured tenant(s)`, details };
+    }
+    return this.backend.name === 'redis'
+      ? { state: 'error', message: 'redis unavailable and on_unavailable=deny: budgeted requests are denied', details }
+      : { state: 'not_ready', message: 'loading', details };
+  }
+
   /** Limits, warn_at, defaults and the admin token apply live; the backend, Redis and leases need a restart. */
-  async reconfigure(section: unknown): Promise<void> {
+  async prepare(section: unknown): Promise<PreparedChange> {
     const next = parseChecked(section);
     const current = this.core.config;
     for (const key of ['backend', 'redis', 'leases'] as const) {
@@ -61,9 +76,15 @@ export class BudgetCapability implements Capability {
         throw new Error(`budget.${key} changed; it applies on restart only`);
       }
     }
-    this.core.config = next;
-    this.core.plans.replaceConfig(next);
-    this.adminToken = resolveToken(next, this.deps.env ?? process.env);
+    const token = resolveToken(next, this.deps.env ?? process.env);
+    return {
+      commit: () => {
+        this.core.config = next;
+        this.core.plans.replaceConfig(next);
+        this.adminToken = token;
+      },
+      abort: () => undefined,
+    };
   }
 
   close(): Promise<void> {

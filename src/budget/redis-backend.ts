@@ -506,6 +506,11 @@ export class RedisBackend implements BudgetBackend {
     return this.up || this.opts.onUnavailable === 'local';
   }
 
+  /** Whether Redis answers now (for status; isReady is also true while the local fallback serves). */
+  isReachable(): boolean {
+    return this.up;
+  }
+
   /**
    * Resolves on the first connection. If none comes within connect_timeout_ms:
    * rejects under `deny`; resolves under `local` (the fallback serves meanwhile).

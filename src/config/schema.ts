@@ -4,6 +4,7 @@
 // validated by their own rooms; here they are only required to be objects.
 import { controlsSchema } from '../decision/controls.js';
 import { z } from 'zod';
+import { DECISION_METADATA_FIELDS, DEFAULT_DECISION_METADATA } from '../decision/decision-metadata.js';
 
 const port = z.number().int().min(0).max(65535);
 /**
@@ -271,6 +272,12 @@ export const sidecarConfigSchema = z
     policy: z.record(z.string(), z.unknown()).optional(),
     budget: z.record(z.string(), z.unknown()).optional(),
     audit: z.record(z.string(), z.unknown()).optional(),
+    tracing: z.record(z.string(), z.unknown()).optional(),
+    /** What each answer tells Envoy for its access log (gRPC dynamic_metadata, HTTP response headers). */
+    decision_metadata: z
+      .object({ fields: z.array(z.enum(DECISION_METADATA_FIELDS)).default([...DEFAULT_DECISION_METADATA]) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

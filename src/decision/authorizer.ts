@@ -17,6 +17,7 @@ import {
   type EnforcementMode,
   type Principal,
   type ResourceRef,
+  type StageTiming,
 } from './types.js';
 
 const NO_ANNOTATIONS: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -51,6 +52,8 @@ export interface AuthorizerOptions {
    * cannot take another event and the config says no unaudited access).
    */
   readonly canRecord?: () => boolean;
+  /** Record each stage's time into the Decision (something reads it: tracing). Off: no clock reads per stage. */
+  readonly timeStages?: boolean;
   /** Load shedding (decision/load-shedder.ts): asked first; a signal answers 503 `overloaded` at once. */
   readonly shedder?: {
     check(): ShedSignal | undefined;
@@ -152,15 +155,16 @@ export class Authorizer {
       route: route.name,
       routeParams: match.params,
       deadline: started + this.budget(match, deadlineMs),
+      timeStages: this.opts.timeStages,
     });
     const verdict = runStages(route.stages, req, ctx, { allowWhenAllAbstain: route.explicitlyNoStages });
     const mode = route.enforcement ?? this.opts.enforcement;
     if (verdict instanceof Promise) {
       return verdict.then((v) =>
-        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations),
+        this.finish(req, decisionId, started, mode, v, match, principal, resolved.resource, ctx.annotations, true, ctx.stageTimings),
       );
     }
-    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations);
+    return this.finish(req, decisionId, started, mode, verdict, match, principal, resolved.resource, ctx.annotations, true, ctx.stageTimings);
   }
 
   private finishWith(
@@ -186,6 +190,7 @@ export class Authorizer {
     resource?: ResourceRef,
     annotations: Readonly<Record<string, unknown>> = NO_ANNOTATIONS,
     record = true,
+    stageTimings?: readonly StageTiming[],
   ): Decision {
     // Every Decision is built by this one object literal with the same keys in
     // the same order, so V8 keeps one hidden class for all of them (spreading
@@ -227,6 +232,7 @@ export class Authorizer {
       resource,
       route: match?.route.name,
       annotations,
+      stageTimings,
       controls: match?.route.controls ?? NO_CONTROLS,
       durationSeconds: (performance.now() - started) / 1000,
     };

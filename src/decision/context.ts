@@ -1,6 +1,6 @@
 // A DecisionContext whose AbortSignal is only created when a stage asks for
 // it: most decisions do no I/O and should not pay for a timer.
-import type { DecisionContext, Principal, ResourceRef } from './types.js';
+import type { DecisionContext, Principal, ResourceRef, StageTiming } from './types.js';
 
 export interface DecisionContextInit {
   readonly decisionId: string;
@@ -10,6 +10,8 @@ export interface DecisionContextInit {
   readonly route: string;
   readonly routeParams: Readonly<Record<string, string>>;
   readonly deadline: number;
+  /** Record each stage's time (tracing on). */
+  readonly timeStages?: boolean;
 }
 
 class LazySignalContext implements DecisionContext {
@@ -21,6 +23,7 @@ class LazySignalContext implements DecisionContext {
   readonly routeParams: Readonly<Record<string, string>>;
   readonly deadline: number;
   readonly annotations: Record<string, unknown> = {};
+  readonly stageTimings: StageTiming[] | undefined;
   private abortSignal: AbortSignal | undefined;
 
   constructor(init: DecisionContextInit) {
@@ -31,6 +34,7 @@ class LazySignalContext implements DecisionContext {
     this.route = init.route;
     this.routeParams = init.routeParams;
     this.deadline = init.deadline;
+    this.stageTimings = init.timeStages === true ? [] : undefined;
   }
 
   get signal(): AbortSignal {

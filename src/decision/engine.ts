@@ -40,13 +40,15 @@ export function runStages(
   for (let i = 0; i < stages.length; i++) {
     const stage = stages[i]!;
     if (performance.now() > ctx.deadline) return deny(503, DEADLINE_EXCEEDED, stage.name, headers);
+    const started = ctx.stageTimings === undefined ? 0 : performance.now();
     let result: StageResult | Promise<StageResult>;
     try {
       result = stage.evaluate(req, ctx);
     } catch (err) {
       return fromError(err, stage.name, headers);
     }
-    if (isPromise(result)) return continueAsync(stages, i, result, req, ctx, opts, headers, state);
+    if (isPromise(result)) return continueAsync(stages, i, result, req, ctx, opts, headers, state, started);
+    if (ctx.stageTimings !== undefined) ctx.stageTimings.push({ stage: stage.name, ms: performance.now() - started });
     const folded = fold(result, stage.name, headers, state);
     if (folded !== undefined) return folded;
   }
@@ -68,12 +70,15 @@ async function continueAsync(
   opts: RunOptions,
   headers: Record<string, string>,
   state: RunState,
+  firstStarted: number,
 ): Promise<StageVerdict> {
   let current: Promise<StageResult> | StageResult = pending;
   for (let i = index; i < stages.length; i++) {
     const stage = stages[i]!;
+    let started = firstStarted;
     if (i > index) {
       if (performance.now() > ctx.deadline) return deny(503, DEADLINE_EXCEEDED, stage.name, headers);
+      if (ctx.stageTimings !== undefined) started = performance.now();
       try {
         current = stage.evaluate(req, ctx);
       } catch (err) {
@@ -86,6 +91,7 @@ async function continueAsync(
     } catch (err) {
       return fromError(err, stage.name, headers);
     }
+    if (ctx.stageTimings !== undefined) ctx.stageTimings.push({ stage: stage.name, ms: performance.now() - started });
     const folded = fold(result, stage.name, headers, state);
     if (folded !== undefined) return folded;
   }

@@ -106,6 +106,14 @@ export interface DecisionContext {
    * e.g. `policy_revision`, `fga_model_id`, `budget`. Mutable by design.
    */
   readonly annotations: Record<string, unknown>;
+  /** Present only when something reads stage timings (tracing): the engine appends one per stage run. */
+  readonly stageTimings?: StageTiming[];
+}
+
+/** How long one stage took, for traces. */
+export interface StageTiming {
+  readonly stage: string;
+  readonly ms: number;
 }
 
 /** The one interface every check implements. */
@@ -138,6 +146,8 @@ export interface Decision {
   readonly resource?: ResourceRef;
   readonly route?: string;
   readonly annotations: Readonly<Record<string, unknown>>;
+  /** Each stage's time, when stage timings are recorded (tracing on); undefined otherwise. */
+  readonly stageTimings?: readonly StageTiming[];
   /** The route's compliance controls (a policy's own are in annotations.controls). */
   readonly controls?: readonly string[];
   /** Wall time spent deciding, in seconds. */

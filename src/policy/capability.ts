@@ -2,7 +2,7 @@
 // current through a BundleManager, and contributes the `policy` stage. The
 // policy in use lives in one field that a new bundle replaces in a single
 // assignment; evaluation is synchronous, so no decision ever sees half a swap.
-import type { Capability, CapabilityDeps } from '../decision/capability.js';
+import type { Capability, CapabilityDeps, PartStatus, PreparedChange } from '../decision/capability.js';
 import type { StageFactory } from '../decision/stage-registry.js';
 import type { ActivePolicy } from './activation.js';
 import { parsePolicyConfig, type PolicyConfig } from './config.js';
@@ -26,6 +26,8 @@ export class PolicyCapability implements Capability, PolicySlot {
   readonly name = 'policy';
   readonly stageFactory: StageFactory;
   private active: ActivePolicy | undefined;
+  /** Epoch ms when the policy in use was swapped in. */
+  private activatedAt = 0;
   private manager: BundleManager;
   private readonly firstLoad: Promise<void>;
   private markReady!: () => void;
@@ -78,12 +80,27 @@ export class PolicyCapability implements Capability, PolicySlot {
     return this.firstLoad;
   }
 
+  status(): PartStatus {
+    const failure = this.manager.lastFailure;
+    const origin = this.manager.origin;
+    if (this.active === undefined) {
+      return { state: 'not_ready', message: failure ? `no bundle yet: ${failure.message}` : `loading ${origin}`, details: { origin } };
+    }
+    const ageS = Math.max(0, Math.round((Date.now() - this.activatedAt) / 1000));
+    const details = { origin, revision: this.active.revision, bundle_age_s: ageS, entrypoint: this.active.defaultEntrypoint.name };
+    if (failure !== undefined) {
+      return { state: 'warn', message: `bundle ${this.active.revision} in use; the latest load failed: ${failure.message}`, details };
+    }
+    return { state: 'ok', message: `bundle ${this.active.revision} activated ${ageS} s ago`, details };
+  }
+
   /**
    * A changed `policy:` section builds a new manager and waits for its first
-   * bundle; only then does it replace the old one. If that bundle fails, the
-   * reload is refused and the old manager keeps serving and updating.
+   * bundle; only commit replaces the old one. If that bundle fails, or the
+   * reload is refused elsewhere, the new manager is closed and the old one
+   * keeps serving and updating.
    */
-  async reconfigure(section: unknown): Promise<void> {
+  async prepare(section: unknown): Promise<PreparedChange> {
     const next = parsePolicyConfig(section);
     const manager = this.newManager(next);
     let first: ActivePolicy;
@@ -93,11 +110,16 @@ export class PolicyCapability implements Capability, PolicySlot {
       manager.close();
       throw err;
     }
-    const old = this.manager;
-    this.manager = manager;
-    this.config = next;
-    this.adopt(manager, first);
-    old.close();
+    return {
+      commit: () => {
+        const old = this.manager;
+        this.manager = manager;
+        this.config = next;
+        this.adopt(manager, first);
+        old.close();
+      },
+      abort: () => manager.close(),
+    };
   }
 
   close(): Promise<void> {
@@ -125,6 +147,7 @@ export class PolicyCapability implements Capability, PolicySlot {
   private adopt(from: BundleManager, policy: ActivePolicy): void {
     if (from !== this.manager) return;
     this.active = policy;
+    this.activatedAt = Date.now();
     this.markReady();
   }
 

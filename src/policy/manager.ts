@@ -34,6 +34,8 @@ export class BundleManager {
   private resolveFirst!: (p: ActivePolicy) => void;
   private rejectFirst!: (e: Error) => void;
   private readonly first: Promise<ActivePolicy>;
+  /** The last load that failed since the last one that succeeded (for status). */
+  private failure: { readonly message: string; readonly at: number } | undefined;
 
   constructor(
     private readonly config: PolicyConfig,
@@ -46,6 +48,11 @@ export class BundleManager {
       this.rejectFirst = rej;
     });
     this.first.catch(() => undefined);
+  }
+
+  /** Why the latest load failed, when it did (the last good bundle keeps serving). */
+  get lastFailure(): { readonly message: string; readonly at: number } | undefined {
+    return this.failure;
   }
 
   /** Where bundles come from, for logs and readiness reports. */
@@ -117,7 +124,12 @@ export class BundleManager {
         await this.activate(() => parseBundleBytes(bytes, this.verifier, b.max_bytes));
       },
       onAttempt: (outcome, delay, err) => {
-        if (outcome === 'error') lastError = err;
+        if (outcome === 'error') {
+          lastError = err;
+          this.failure = { message: err?.message ?? 'poll failed', at: Date.now() };
+        } else if (outcome === 'not_modified') {
+          this.failure = undefined; // the server answers again, and the bundle in use is its current one
+        }
         this.deps.onPollAttempt?.(outcome, delay, err);
       },
     });
@@ -175,12 +187,14 @@ export class BundleManager {
       policy = await activateBundle(parsed, { config: this.config, origin });
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      this.failure = { message: error.message, at: Date.now() };
       this.deps.metrics.bundleLoads.labels('failure').inc();
       this.deps.log.error({ origin, err: error.message }, 'policy bundle refused; keeping the last good one');
       if (!this.firstSettled && this.config.bundle.url === undefined) this.settleFirst(new Error(`policy bundle ${origin}: ${error.message}`));
       throw error;
     }
     if (this.closed) return;
+    this.failure = undefined;
     this.deps.metrics.bundleLoads.labels('success').inc();
     this.deps.metrics.lastSuccess.set(Date.now() / 1000);
     this.deps.log.info(

@@ -36,6 +36,8 @@ export interface RebacChecker {
    * performance.now() milliseconds (the request's deadline).
    */
   checkAll(checks: readonly FgaCheck[], deadline: number): readonly boolean[] | Promise<readonly boolean[]>;
+  /** The circuit breaker in front of a remote engine; absent for the embedded one. */
+  breakerState?(): 'closed' | 'open' | 'half-open';
   /**
    * Runs `check` against the authorization model: now when it is known
    * (embedded, or remote once read), else when the remote model is first read

@@ -84,10 +84,13 @@ t.test('hot reload: limits apply to stages already built; backend changes are re
   const { cap, stage } = build(t, { warn_at: 0.5, tenants: { acme: { daily: 10 } } });
   const s = stage({ cost: 1 });
   t.equal(headersOf(decideSync(t, s))['x-budget-remaining-daily'], '9');
-  await cap.reconfigure({ warn_at: 0.5, tenants: { acme: { daily: 20 } } });
+  const prepared = await cap.prepare({ warn_at: 0.5, tenants: { acme: { daily: 5 } } });
+  t.equal(headersOf(decideSync(t, s))['x-budget-remaining-daily'], '8', 'a prepared change is not live');
+  prepared.abort();
+  (await cap.prepare({ warn_at: 0.5, tenants: { acme: { daily: 20 } } })).commit();
   const r = decideSync(t, s);
-  t.equal(headersOf(r)['x-budget-remaining-daily'], '18', 'new limit, same counter');
-  await t.rejects(cap.reconfigure({ backend: 'redis', tenants: { acme: { daily: 20 } } }), /budget\.backend changed; it applies on restart only/);
-  await t.rejects(cap.reconfigure({ tenants: { acme: { daily: -20 } } }), /budget\.tenants\.acme\.daily/);
-  t.equal(headersOf(decideSync(t, s))['x-budget-remaining-daily'], '17', 'refused reloads leave the last good config');
+  t.equal(headersOf(r)['x-budget-remaining-daily'], '17', 'new limit, same counter');
+  await t.rejects(cap.prepare({ backend: 'redis', tenants: { acme: { daily: 20 } } }), /budget\.backend changed; it applies on restart only/);
+  await t.rejects(cap.prepare({ tenants: { acme: { daily: -20 } } }), /budget\.tenants\.acme\.daily/);
+  t.equal(headersOf(decideSync(t, s))['x-budget-remaining-daily'], '16', 'refused reloads leave the last good config');
 });

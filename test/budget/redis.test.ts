@@ -110,9 +110,11 @@ t.test('Redis killed mid-run with on_unavailable: deny → 503 budget_unavailabl
   t.match(during[0], { status: 503 });
   t.match(during[0]!.ctx.annotations.budget, { unavailable: true });
   t.equal(b!.cap.isReady(), false, 'not ready while the shared budget cannot be checked');
+  t.match(b!.cap.status(), { state: 'error', message: /redis unavailable and on_unavailable=deny/ }, 'status says why');
   await redis.restart();
   await eventually('allowed again', async () => (await decide(s)).kind === 'allow');
   t.equal(b!.cap.isReady(), true);
+  t.match(b!.cap.status(), { state: 'ok', details: { backend: 'redis' } });
   const text = await b!.metrics.registry.metrics();
   // Whichever noticed the outage first — a failed charge or the dropped connection — counted it.
   t.match(text, /authz_budget_redis_errors_total\{op="(charge|connection)"\} [1-9]/);
@@ -161,6 +163,7 @@ t.test('local fallback: charges locally during the outage, reconciles into Redis
   }
   t.equal(localAllowed, 3 * limit * fraction, 'each sidecar spent at most local_fraction × limit on its own');
   t.equal(fleet[0]!.cap.isReady(), true, 'the local fallback keeps the sidecar ready');
+  t.match(fleet[0]!.cap.status(), { state: 'warn', message: /charged locally/ }, 'and status warns that Redis is away');
   redis.resume();
   const c = client(t, redis);
   const key = `test:{acme}:daily:${dayStart}`;

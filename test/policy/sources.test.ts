@@ -203,7 +203,7 @@ t.test('an HTTP source that never answers: not ready, and ready() gives up with 
   t.notOk(cap.isReady());
 });
 
-t.test('reconfigure swaps to a new source only once it has loaded', async (t) => {
+t.test('a reload prepares a new source; only commit swaps it in', async (t) => {
   const root = tempDir(t);
   const a = join(root, 'a.tar.gz');
   const b = join(root, 'b.tar.gz');
@@ -211,9 +211,14 @@ t.test('reconfigure swaps to a new source only once it has loaded', async (t) =>
   replaceFile(b, await tarballBytes(root, 'rb'));
   const { cap } = capabilityUnderTest(t, { bundle: { file: a, watch_interval_ms: 0 } });
   await cap.ready();
-  await t.rejects(cap.reconfigure({ bundle: { file: join(root, 'nope.tar.gz') } }), /nope\.tar\.gz/);
+  await t.rejects(cap.prepare({ bundle: { file: join(root, 'nope.tar.gz') } }), /nope\.tar\.gz/);
   t.equal(cap.revision(), 'ra', 'a failing new source is refused and the old one serves');
-  await cap.reconfigure({ bundle: { file: b, watch_interval_ms: 0 } });
+  const aborted = await cap.prepare({ bundle: { file: b, watch_interval_ms: 0 } });
+  t.equal(cap.revision(), 'ra', 'a prepared source is loaded but not in use');
+  aborted.abort();
+  t.equal(cap.revision(), 'ra', 'an aborted source never serves');
+  (await cap.prepare({ bundle: { file: b, watch_interval_ms: 0 } })).commit();
   t.equal(cap.revision(), 'rb');
-  await t.rejects(cap.reconfigure({ bundle: {} }), /exactly one/);
+  t.match(cap.status(), { state: 'ok', details: { revision: 'rb' } });
+  await t.rejects(cap.prepare({ bundle: {} }), /exactly one/);
 });

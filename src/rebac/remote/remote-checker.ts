@@ -93,6 +93,12 @@ export class RemoteChecker implements RebacChecker {
     return this.pinnedModel;
   }
 
+  /** The circuit breaker guarding OpenFGA (for status). */
+  breakerState(): 'closed' | 'open' | 'half-open' {
+    const s = this.breaker.state;
+    return s === BreakerState.Open ? 'open' : s === BreakerState.HalfOpen ? 'half-open' : 'closed';
+  }
+
   withModel(check: (model: AuthorizationModel) => void): void {
     if (this.model !== undefined) check(this.model);
     else this.modelChecks.push(check);

@@ -15,6 +15,11 @@
 //   OkHttpResponse     headers=2 headers_to_remove=5 response_headers_to_add=6
 //   HeaderValueOption  header=1 (HeaderValue key=1 value=2) append_action=3
 //   Struct             fields=1 (map entry key=1 value=2); Value string_value=3
+import {
+  DEFAULT_DECISION_METADATA,
+  decisionMetadataValue,
+  type DecisionMetadataField,
+} from '../../decision/decision-metadata.js';
 import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
@@ -54,25 +59,51 @@ interface HeaderOpt {
   readonly bytes: number;
 }
 
-const DYNAMIC_KEY_DECISION_ID = str('decision_id');
-const DYNAMIC_KEY_REASON = str('reason');
 const CONTENT_TYPE_JSON = headerOpt('content-type', 'application/json');
+
+/**
+ * Which decision fields go into dynamic_metadata, with their keys encoded
+ * once (at server start) and scratch space for one response's values: the
+ * writer is synchronous, so one plan serves every response of a server.
+ */
+export class DynamicMetadataPlan {
+  readonly keys: readonly Str[];
+  /** This response's values (undefined: the decision has none) and entry sizes. */
+  readonly values: Array<Str | undefined>;
+  readonly entryBytes: number[];
+
+  constructor(readonly fields: readonly DecisionMetadataField[]) {
+    this.keys = fields.map((f) => str(f));
+    this.values = fields.map(() => undefined);
+    this.entryBytes = fields.map(() => 0);
+  }
+}
+
+const DEFAULT_PLAN = new DynamicMetadataPlan(DEFAULT_DECISION_METADATA);
 
 /**
  * @param requestHeaders the request's headers (lower-case names): owned names
  * among them that the decision does not set go into headers_to_remove too.
+ * @param metadata the dynamic_metadata fields (decision_metadata.fields).
  */
 export function encodeCheckResponseFrame(
   decision: Decision,
   requestHeaders?: ReadonlyArray<readonly [string, string]>,
+  metadata: DynamicMetadataPlan = DEFAULT_PLAN,
 ): Buffer {
-  const decisionId = str(decision.decisionId);
   const reason = str(decision.reason);
 
-  // dynamic_metadata: Struct { fields: { decision_id: {string_value}, reason: {string_value} } }
-  const idEntry = structStringEntryBytes(DYNAMIC_KEY_DECISION_ID, decisionId);
-  const reasonEntry = structStringEntryBytes(DYNAMIC_KEY_REASON, reason);
-  const metadataBytes = fieldBytes(idEntry) + fieldBytes(reasonEntry);
+  // dynamic_metadata: Struct { fields: { <field>: {string_value}, ... } }, empty values left out
+  let metadataBytes = 0;
+  for (let i = 0; i < metadata.fields.length; i++) {
+    const text = decisionMetadataValue(decision, metadata.fields[i]!);
+    const value = text === undefined || text === '' ? undefined : str(text);
+    metadata.values[i] = value;
+    if (value === undefined) continue;
+    const entry = structStringEntryBytes(metadata.keys[i]!, value);
+    metadata.entryBytes[i] = entry;
+    metadataBytes += fieldBytes(entry);
+  }
 
   let statusBytes: number;
   let statusMessage: Str | undefined;
@@ -124,8 +155,10 @@ export function encodeCheckResponseFrame(
   }
 
   w.byte(T4_LEN).varint(metadataBytes);
-  w.structStringEntry(idEntry, DYNAMIC_KEY_DECISION_ID, decisionId);
-  w.structStringEntry(reasonEntry, DYNAMIC_KEY_REASON, reason);
+  for (let i = 0; i < metadata.fields.length; i++) {
+    const value = metadata.values[i];
+    if (value !== undefined) w.structStringEntry(metadata.entryBytes[i]!, metadata.keys[i]!, value);
+  }
   if (w.pos !== w.buf.length) throw new Error(`CheckResponse writer: wrote ${w.pos} of ${w.buf.length} bytes`);
   return w.buf;
 }

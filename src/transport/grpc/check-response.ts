@@ -3,6 +3,11 @@
 // denies and sends `denied_response` downstream. The server writes the same
 // message by hand (check-response-writer.ts); this object form is the readable
 // definition of what it writes, and the tests hold the two byte-for-byte equal.
+import {
+  DEFAULT_DECISION_METADATA,
+  decisionMetadataValue,
+  type DecisionMetadataField,
+} from '../../decision/decision-metadata.js';
 import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
@@ -40,13 +45,16 @@ export function grpcCodeForDeny(status: number): GrpcCode {
 export function checkResponseFor(
   decision: Decision,
   requestHeaders?: ReadonlyArray<readonly [string, string]>,
+  metadataFields: readonly DecisionMetadataField[] = DEFAULT_DECISION_METADATA,
 ): Record<string, unknown> {
-  const dynamicMetadata = {
-    fields: {
-      decision_id: { stringValue: decision.decisionId },
-      reason: { stringValue: decision.reason },
-    },
-  };
+  // Envoy stores these under the ext_authz filter's namespace for access logs:
+  // %DYNAMIC_METADATA(envoy.filters.http.ext_authz:<field>)%. Empty values are left out.
+  const fields: Record<string, { stringValue: string }> = {};
+  for (const field of metadataFields) {
+    const value = decisionMetadataValue(decision, field);
+    if (value !== undefined && value !== '') fields[field] = { stringValue: value };
+  }
+  const dynamicMetadata = { fields };
   if (decision.allowed) {
     return {
       status: { code: GrpcCode.OK },

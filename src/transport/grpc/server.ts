@@ -37,7 +37,7 @@ import { authzRequestFromCheck } from '../../request/from-check-request.js';
 import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
 import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
 import { decodeCheckRequest, MessageLimitExceeded } from './check-request-reader.js';
-import { encodeCheckResponseFrame } from './check-response-writer.js';
+import { encodeCheckResponseFrame, type DynamicMetadataPlan } from './check-response-writer.js';
 import { FRAME_HEADER_BYTES, frameMessage, readUnaryBody } from './grpc-frame.js';
 import { createGrpcMetrics, type GrpcMetrics } from './grpc-metrics.js';
 import { GrpcCode, encodeGrpcMessage } from './grpc-status.js';
@@ -68,6 +68,8 @@ export interface GrpcServerOptions {
   maxBufferedBytes?: number;
   /** Open connections at once; more are closed as they arrive. Default 1024. */
   maxConnections?: number;
+  /** The dynamic_metadata fields in force (read per response: a reload may change them). Default decision_id, reason, stage. */
+  dynamicMetadata?: () => DynamicMetadataPlan;
   /** mTLS: serve TLS with this certificate and require client certificates signed by `clientCaFile`. */
   tls?: GrpcTlsOptions;
 }
@@ -360,7 +362,7 @@ class GrpcAuthzServer {
     if (call.malformed !== undefined && decision.allowed) decision = transportDeny(403, call.malformed, this.metrics);
     let frame: Buffer;
     try {
-      frame = encodeCheckResponseFrame(decision, call.headerList);
+      frame = encodeCheckResponseFrame(decision, call.headerList, this.opts.dynamicMetadata?.());
     } catch (err) {
       // Still a deny Envoy enforces, from a Decision we know encodes.
       this.internal.record('grpc', err);

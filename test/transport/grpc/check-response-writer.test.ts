@@ -4,7 +4,8 @@
 import t from 'tap';
 import type { Decision } from '../../../src/decision/types.js';
 import { checkResponseFor } from '../../../src/transport/grpc/check-response.js';
-import { encodeCheckResponseFrame } from '../../../src/transport/grpc/check-response-writer.js';
+import { DynamicMetadataPlan, encodeCheckResponseFrame } from '../../../src/transport/grpc/check-response-writer.js';
+import { DECISION_METADATA_FIELDS } from '../../../src/decision/decision-metadata.js';
 import { frameMessage, readUnaryBody } from '../../../src/transport/grpc/grpc-frame.js';
 import { grpcCodec } from '../../../src/transport/grpc/proto-codec.js';
 
@@ -64,3 +65,21 @@ for (const [name, d] of cases) {
     t.same(decoded, reference, 'decodes to checkResponseFor(decision)');
   });
 }
+
+t.test('every dynamic_metadata field, as protobufjs encodes them (absent and non-ASCII values too)', async (t) => {
+  const fields = [...DECISION_METADATA_FIELDS];
+  const plan = new DynamicMetadataPlan(fields);
+  const principal = { id: 'zoë@exämple', kind: 'user', tenant: 'acme', roles: [], claims: {}, source: 'jwt' } as const;
+  const withIdentity = decision({ principal, route: 'read-project', action: 'read' });
+  const noIdentity = decision({ allowed: false, status: 401, reason: 'no_identity', stage: 'identity', route: 'read-project' });
+  for (const d of [withIdentity, noIdentity]) {
+    const expected = frameMessage(CheckResponse.encode(checkResponseFor(d, undefined, fields)).finish());
+    t.equal(encodeCheckResponseFrame(d, undefined, plan).toString('hex'), Buffer.from(expected).toString('hex'));
+  }
+  const read = readUnaryBody(encodeCheckResponseFrame(withIdentity, undefined, plan));
+  if (read.kind !== 'message') return t.fail('not a message');
+  const decoded = CheckResponse.toObject(CheckResponse.decode(read.message)) as { dynamicMetadata: { fields: Record<string, { stringValue: string }> } };
+  t.same(Object.fromEntries(Object.entries(decoded.dynamicMetadata.fields).map(([k, v]) => [k, v.stringValue])), {
+    decision_id: ID, reason: 'allowed', stage: 'engine', principal: 'zoë@exämple', tenant: 'acme', route: 'read-project', action: 'read',
+  });
+});
