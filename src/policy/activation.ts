@@ -34,6 +34,7 @@ export async function activateBundle(parsed: ParsedBundle, opts: ActivationOptio
   const evaluator = await PolicyEvaluator.create(parsed.wasm, data, {
     initialPages: config.memory.initial_pages,
     maxPages: config.memory.max_pages,
+    loadTimeoutMs: config.load_timeout_ms,
   });
   const defaultEntrypoint = chooseDefaultEntrypoint(evaluator, config.entrypoint, parsed.manifest?.wasmEntrypoints ?? []);
   const policy: ActivePolicy = { evaluator, revision: parsed.revision, defaultEntrypoint, origin: opts.origin, signedBy: parsed.signedBy };
@@ -76,7 +77,8 @@ function smokeTest(policy: ActivePolicy, config: PolicyConfig): void {
     if (id === undefined) throw missingEntrypoint(name, policy.evaluator);
     let resultSet: unknown;
     try {
-      resultSet = policy.evaluator.evaluate(id, input);
+      const ms = config.smoke.timeout_ms;
+      resultSet = policy.evaluator.evaluate(id, input, performance.now() + ms, `smoke.timeout_ms (${ms} ms)`);
     } catch (err) {
       throw new Error(`smoke evaluation of ${name} failed (${(err as Error).message})`, { cause: err });
     }

@@ -73,16 +73,24 @@ export const policyConfigSchema = z
       .default({ initial_pages: 5, max_pages: 512 }),
     /** Data the sidecar adds to the bundle's data, merged at the root (objects merge; otherwise config wins). */
     data: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Longest a module may take to instantiate and load its data (on every
+     * load, and when a fresh instance replaces one that failed); past it the
+     * module is stopped and the bundle refused.
+     */
+    load_timeout_ms: positiveMs.default(5000),
     /** Evaluated against every new bundle before it replaces the old one. */
     smoke: z
       .object({
+        /** Longest one smoke evaluation may run; past it the module is stopped and the bundle refused. */
+        timeout_ms: positiveMs.default(1000),
         /** A policy input document; default: a minimal synthetic request. */
         input: z.unknown().optional(),
         /** Entrypoints to evaluate; default: the configured default entrypoint (or the bundle's first). */
         entrypoints: z.array(z.string().min(1)).optional(),
       })
       .strict()
-      .default({}),
+      .default({ timeout_ms: 1000 }),
     /** How long ready() waits for the first bundle from a url before it gives up. */
     ready_timeout_ms: positiveMs.default(30_000),
   })

@@ -119,7 +119,9 @@ async function run(argv: string[], io: PolicyEvalIo): Promise<number> {
 
   let resultSet: unknown;
   try {
-    resultSet = policy.evaluator.evaluate(id, input);
+    // A one-off evaluation is bounded like a smoke evaluation.
+    const ms = config.smoke.timeout_ms;
+    resultSet = policy.evaluator.evaluate(id, input, performance.now() + ms, `smoke.timeout_ms (${ms} ms)`);
   } catch (err) {
     const kind = err instanceof PolicyEvalError ? err.kind : 'error';
     io.stderr.write(`authz-sidecar policy eval: evaluation failed (${kind}): ${(err as Error).message}\n`);

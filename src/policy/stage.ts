@@ -74,7 +74,8 @@ class PolicyStage implements Stage {
 
     let resultSet: unknown;
     try {
-      resultSet = policy.evaluator.evaluate(id, buildPolicyInput(req, ctx));
+      // The evaluation is stopped when the decision's deadline passes (kind `timeout`).
+      resultSet = policy.evaluator.evaluate(id, buildPolicyInput(req, ctx), ctx.deadline);
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);
@@ -82,7 +83,7 @@ class PolicyStage implements Stage {
         err: (err as Error).message }, 'policy evaluation failed');
       return ERROR;
     }
-    // Evaluation cannot be interrupted; a late answer is not used.
+    // An answer that arrived just after the deadline (between two clock checks) is not used.
     if (this.deps.now() > ctx.deadline) return LATE;
 
     try {

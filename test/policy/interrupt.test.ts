@@ -1,0 +1,51 @@
+// Policies that never terminate (issue 10): the module is instrumented
+// before loading (src/policy/wasm/instrument.ts), so a loop is stopped at the
+// deadline it runs under — load_timeout_ms while loading, the smoke timeout
+// before activation, the decision's deadline for a request — and the
+// evaluator keeps serving from a fresh instance. The looping modules are
+// variants of the stand-in assembled at test time (no .wasm is committed).
+import t from 'tap';
+import { PolicyEvalError, PolicyEvaluator } from '../../src/policy/evaluator.js';
+import { instrumentForInterrupts } from '../../src/policy/wasm/instrument.js';
+import { STANDIN_ENTRYPOINTS as EP, standinWasm } from './helpers.js';
+
+const limits = { initialPages: 5, maxPages: 64, loadTimeoutMs: 200 };
+const validate = (b: Uint8Array): boolean => WebAssembly.validate(b);
+
+t.test('the instrumented stand-in is a valid module that answers as before', async (t) => {
+  const wasm = await standinWasm();
+  const out = instrumentForInterrupts(wasm, validate);
+  t.ok(WebAssembly.validate(out), 'validates');
+  t.ok(out.length > wasm.length, 'counting code was added');
+  t.throws(() => instrumentForInterrupts(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x0a, 0x01), validate), /not a valid/);
+});
+
+for (const abiMinor of [2, 1] as const) {
+  t.test(`ABI 1.${abiMinor}: a loop on some inputs is stopped at the deadline; other inputs are served`, async (t) => {
+    const ev = await PolicyEvaluator.create(await standinWasm({ abiMinor, spin: 'input' }), {}, limits);
+    const allow = ev.entrypointId(EP.allow)!;
+    t.same(ev.evaluate(allow, { action: 'read' }, performance.now() + 1000), [{ result: true }]);
+    const err = t.throws(() => ev.evaluate(allow, { action: 'spin' }, performance.now() + 20)) as unknown;
+    t.ok(err instanceof PolicyEvalError && err.kind === 'timeout', `stopped as a timeout (${(err as Error).message})`);
+    t.same(ev.evaluate(allow, { action: 'read' }, performance.now() + 1000), [{ result: true }], 'a fresh instance serves afterwards');
+    t.same(ev.evaluate(allow, { action: 'write' }, performance.now() + 1000), [{ result: false }]);
+  });
+}
+
+t.test('a module that loops when instantiated does not load', async (t) => {
+  await t.rejects(PolicyEvaluator.create(await standinWasm({ spin: 'instantiate' }), {}, limits), /does not load: it ran past its load-time instruction budget/);
+});
+
+t.test('a module that loops while loading its data stops at load_timeout_ms', async (t) => {
+  await t.rejects(PolicyEvaluator.create(await standinWasm({ spin: 'data' }), { spin: true }, limits), /load_timeout_ms \(200 ms\)/);
+  const ev = await PolicyEvaluator.create(await standinWasm({ spin: 'data' }), { other: 1 }, limits);
+  t.same(ev.evaluate(ev.entrypointId(EP.data)!, {}), [{ result: { other: 1 } }], 'the same module with other data loads');
+});
+
+t.test('a module that loops on every evaluation is stopped each time', async (t) => {
+  const ev = await PolicyEvaluator.create(await standinWasm({ spin: 'always' }), {}, limits);
+  for (let i = 0; i < 3; i++) {
+    const err = t.throws(() => ev.evaluate(ev.entrypointId(EP.allow)!, {}, performance.now() + 10)) as unknown;
+    t.ok(err instanceof PolicyEvalError && err.kind === 'timeout');
+  }
+});
