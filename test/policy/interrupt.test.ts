@@ -5,17 +5,19 @@
 // evaluator keeps serving from a fresh instance. The looping modules are
 // variants of the stand-in assembled at test time (no .wasm is committed).
 import t from 'tap';
+import { join } from 'node:path';
 import { PolicyEvalError, PolicyEvaluator } from '../../src/policy/evaluator.js';
+import { Wasm } from '../../src/policy/wasm-api.js';
 import { instrumentForInterrupts } from '../../src/policy/wasm/instrument.js';
-import { STANDIN_ENTRYPOINTS as EP, standinWasm } from './helpers.js';
+import { capabilityUnderTest, metricValue, STANDIN_ENTRYPOINTS as EP, standinWasm, tempDir, until, writeBundleDir } from './helpers.js';
 
 const limits = { initialPages: 5, maxPages: 64, loadTimeoutMs: 200 };
-const validate = (b: Uint8Array): boolean => WebAssembly.validate(b);
+const validate = (b: Uint8Array): boolean => Wasm.validate(b);
 
 t.test('the instrumented stand-in is a valid module that answers as before', async (t) => {
   const wasm = await standinWasm();
   const out = instrumentForInterrupts(wasm, validate);
-  t.ok(WebAssembly.validate(out), 'validates');
+  t.ok(Wasm.validate(out), 'validates');
   t.ok(out.length > wasm.length, 'counting code was added');
   t.throws(() => instrumentForInterrupts(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x0a, 0x01), validate), /not a valid/);
 });
@@ -47,5 +49,23 @@ t.test('a module that loops on every evaluation is stopped each time', async (t)
   for (let i = 0; i < 3; i++) {
     const err = t.throws(() => ev.evaluate(ev.entrypointId(EP.allow)!, {}, performance.now() + 10)) as unknown;
     t.ok(err instanceof PolicyEvalError && err.kind === 'timeout');
+  }
+});
+
+t.test('bundles that loop at load or on every evaluation are never activated; the last good one keeps serving', async (t) => {
+  const root = tempDir(t);
+  const dir = writeBundleDir(join(root, 'bundle'), { wasm: await standinWasm(), manifest: { revision: 'good' } });
+  const { cap, registry } = capabilityUnderTest(t, { bundle: { dir, watch_interval_ms: 20 }, load_timeout_ms: 200, smoke: { timeout_ms: 50 } });
+  await cap.ready();
+  t.equal(cap.revision(), 'good');
+  let failures = 0;
+  for (const [spin, revision] of [['instantiate', 'spins-at-load'], ['always', 'spins-always']] as const) {
+    writeBundleDir(dir, { wasm: await standinWasm({ spin }), manifest: { revision } });
+    await until(async () => (await metricValue(registry, 'authz_policy_bundle_loads_total', { outcome: 'failure' })) > failures,
+      10_000, `the ${revision} bundle to be refused`);
+    failures++;
+    t.equal(cap.revision(), 'good', `${revision} is refused, the last good bundle stays`);
+    const ev = cap.current!.evaluator;
+    t.same(ev.evaluate(ev.entrypointId(EP.allow)!, { action: 'read' }, performance.now() + 1000), [{ result: true }]);
   }
 });
