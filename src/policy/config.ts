@@ -31,6 +31,12 @@ const bundleSchema = z
     headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string()).default({}),
     /** url: name of an environment variable holding a bearer token for the bundle server. */
     bearer_token_env: z.string().min(1).optional(),
+    /**
+     * url: follow a redirect to another origin (scheme, host or port). Off by
+     * default; even when on, `headers` and the bearer token are sent to the
+     * configured origin only.
+     */
+    cross_origin_redirects: z.boolean().default(false),
     /** Largest bundle accepted, compressed download and unpacked contents alike. */
     max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
   })

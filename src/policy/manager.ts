@@ -107,6 +107,7 @@ export class BundleManager {
     this.poller = new HttpBundlePoller({
       url,
       headers,
+      crossOriginRedirects: b.cross_origin_redirects,
       timeoutMs: b.timeout_ms,
       maxBytes: b.max_bytes,
       minDelayMs: b.polling.min_delay_s * 1000,
