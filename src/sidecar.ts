@@ -16,6 +16,7 @@ import { startAdminServer } from './transport/admin/server.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { startHttpAuthzServer } from './transport/http/server.js';
 import { startProxyServer } from './transport/proxy/server.js';
+import { timeLimit } from './util/time-limit.js';
 
 export interface SidecarOptions {
   readonly loaded: LoadedConfig;
@@ -26,7 +27,12 @@ export interface SidecarOptions {
   readonly waitReady?: boolean;
   /** Start the configured servers (default: true; `check` decides offline). */
   readonly listen?: boolean;
+  /** With waitReady: give up (and fail the start) after this long. Default: wait as long as it takes. */
+  readonly readyTimeoutMs?: number;
 }
+
+/** A reload waits this long for the new config's keys (a remote JWKS retries for ever in the background). */
+const RELOAD_KEYS_TIMEOUT_MS = 10_000;
 
 interface Listening {
   port: number;
@@ -43,6 +49,7 @@ export class Sidecar {
   private watcher: FileWatch | undefined;
   private identityReady = false;
   private closed = false;
+  private startup: Promise<void> | undefined;
 
   private readonly audit: AuditCapability | undefined;
 
@@ -61,9 +68,13 @@ export class Sidecar {
       // Listen first: while keys, models and bundles load, /readyz answers 503
       // and gRPC health NOT_SERVING, and any request is denied (fail closed).
       const ready = sidecar.waitReady();
+      sidecar.startup = ready;
       ready.catch(() => undefined); // handled below; must not surface as unhandled if listen() throws first
       if (opts.listen ?? true) await sidecar.listen();
-      if (opts.waitReady ?? true) await ready;
+      if (opts.waitReady ?? true) {
+        const ms = opts.readyTimeoutMs;
+        await (ms === undefined ? ready : timeLimit(ready, ms, () => new Error(`not ready within ${ms} ms (${notReadyParts(sidecar)})`)));
+      }
       else ready.catch((err: unknown) => log.error({ error: (err as Error).message }, 'not ready'));
       if ((opts.watch ?? true) && opts.loaded.file) sidecar.watchConfig(opts.loaded.file);
     } catch (err) {
@@ -71,6 +82,15 @@ export class Sidecar {
       throw err;
     }
     return sidecar;
+  }
+
+  /**
+   * Settles when keys, models and bundles have first loaded (rejects when one
+   * of them cannot, e.g. a broken local file). A remote JWKS that is down
+   * keeps this pending while the sidecar serves, not ready.
+   */
+  ready(): Promise<void> {
+    return this.startup ?? Promise.resolve();
   }
 
   /** The one entry point every transport calls. */
@@ -102,7 +122,10 @@ export class Sidecar {
       next = loadConfigFile(file);
       await this.reconfigureCapabilities(next);
       runtime = this.build(next);
-      await runtime.identity.ready();
+      await timeLimit(runtime.identity.ready(), RELOAD_KEYS_TIMEOUT_MS, () => {
+        runtime.close();
+        return new Error(`identity keys did not load within ${RELOAD_KEYS_TIMEOUT_MS} ms`);
+      });
     } catch (err) {
       this.metrics.configReloads.inc({ outcome: 'failure' });
       this.log.error({ file, error: (err as Error).message }, 'config reload refused; last good config keeps serving');
@@ -208,6 +231,11 @@ export class Sidecar {
       void this.reload();
     });
   }
+}
+
+function notReadyParts(sidecar: Sidecar): string {
+  const waiting = Object.entries(sidecar.readinessReport()).filter(([, ok]) => !ok).map(([part]) => part);
+  return `waiting for ${waiting.join(', ') || 'nothing'}`;
 }
 
 /** The committed development key set must never guard production traffic unnoticed. */
