@@ -39,6 +39,8 @@ const bundleSchema = z
     cross_origin_redirects: z.boolean().default(false),
     /** Largest bundle accepted, compressed download and unpacked contents alike. */
     max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /** Most entries (files, directories, links) a bundle directory or archive may hold. */
+    max_files: z.number().int().positive().default(10_000),
   })
   .strict()
   .refine((b) => [b.file, b.dir, b.url].filter((v) => v !== undefined).length === 1, {

@@ -106,7 +106,7 @@ async function run(argv: string[], io: PolicyEvalIo): Promise<number> {
     const path = resolve(values.bundle);
     const st = await stat(path);
     const parsed = st.isDirectory()
-      ? await parseBundleFiles(await readBundleDir(path, config.bundle.max_bytes), verifier)
+      ? await parseBundleFiles(await readBundleDir(path, config.bundle.max_bytes, config.bundle.max_files), verifier)
       : await parseBundleBytes(await readFile(path), verifier, config.bundle.max_bytes);
     policy = await activateBundle(parsed, { config, origin: path, smoke: false });
   } catch (err) {

@@ -7,7 +7,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { activateBundle, type ActivePolicy } from './activation.js';
-import { dirFingerprint, readBundleDir } from './bundle/files.js';
+import { fingerprintOf, walkBundleDir, type DirWalk } from './bundle/dir-walk.js';
+import { DirChangeWatch } from './bundle/dir-watch.js';
+import type { BundleFiles } from './bundle/files.js';
 import { parseBundleBytes, parseBundleFiles, type ParsedBundle } from './bundle/parse.js';
 import { loadBundleVerifier, type BundleVerifier } from './bundle/signature.js';
 import type { PolicyConfig } from './config.js';
@@ -30,6 +32,7 @@ export class BundleManager {
   private closed = false;
   private loading = false;
   private fingerprint: string | undefined;
+  private readonly dirWatch = new DirChangeWatch();
   private firstSettled = false;
   private resolveFirst!: (p: ActivePolicy) => void;
   private rejectFirst!: (e: Error) => void;
@@ -80,6 +83,7 @@ export class BundleManager {
   close(): void {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
+    this.dirWatch.close();
     this.poller?.close();
     this.settleFirst(new Error('policy bundle manager closed before the first bundle loaded'));
   }
@@ -132,20 +136,28 @@ export class BundleManager {
 
   private async checkLocal(): Promise<void> {
     if (this.loading || this.closed) return;
+    // A directory is walked again only when its watch saw a change (or now and then, see dir-watch.ts).
+    if (this.config.bundle.dir !== undefined && !this.dirWatch.shouldWalk()) return;
     let current: string;
     try {
-      current = await this.localFingerprint();
+      current = (await this.localFingerprint()).fingerprint;
     } catch {
       current = 'missing';
     }
     if (current !== this.fingerprint) await this.reloadLocal();
   }
 
-  private async localFingerprint(): Promise<string> {
+  /** A file's stamp, or a directory's walk (which also re-arms the directory watch). */
+  private async localFingerprint(): Promise<{ fingerprint: string; walk?: DirWalk }> {
     const b = this.config.bundle;
-    if (b.dir !== undefined) return dirFingerprint(this.path(b.dir));
+    if (b.dir !== undefined) {
+      this.deps.metrics.dirWalks.inc();
+      const walk = await walkBundleDir(this.path(b.dir), { maxBytes: b.max_bytes, maxEntries: b.max_files });
+      this.dirWatch.watch(walk.dirs);
+      return { fingerprint: fingerprintOf(walk), walk };
+    }
     const st = await stat(this.path(b.file!));
-    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+    return { fingerprint: `${st.size}:${st.mtimeMs}:${st.ino}` };
   }
 
   private async reloadLocal(): Promise<void> {
@@ -153,10 +165,14 @@ export class BundleManager {
     this.loading = true;
     try {
       // Taken before reading, so a change during the read triggers another load.
-      this.fingerprint = await this.localFingerprint().catch(() => 'missing');
+      const seen = await this.localFingerprint().catch((err: unknown) => ({ fingerprint: 'missing', error: err as Error, walk: undefined }));
+      this.fingerprint = seen.fingerprint;
       const b = this.config.bundle;
       await this.activate(async () => {
-        if (b.dir !== undefined) return parseBundleFiles(await readBundleDir(this.path(b.dir), b.max_bytes), this.verifier);
+        if (b.dir !== undefined) {
+          if ('error' in seen) throw seen.error;
+          return parseBundleFiles(await this.readWalked(seen.walk!), this.verifier);
+        }
         const file = this.path(b.file!);
         const st = await stat(file);
         if (st.size > b.max_bytes) throw new Error(`${file} is larger than max_bytes (${b.max_bytes})`);
@@ -165,6 +181,16 @@ export class BundleManager {
     } finally {
       this.loading = false;
     }
+  }
+
+  private async readWalked(walk: DirWalk): Promise<BundleFiles> {
+    if (walk.skippedLinks.length > 0) {
+      this.deps.log.warn({ origin: this.origin, links: walk.skippedLinks.slice(0, 10), count: walk.skippedLinks.length },
+        'policy bundle directory: links to directories (or dangling links) are not followed');
+    }
+    const files: BundleFiles = new Map();
+    for (const f of walk.files) files.set(f.rel, await readFile(f.abs));
+    return files;
   }
 
   /** One attempt: parse, verify, activate, smoke-test; publish on success, count either way. Rethrows failures. */

@@ -6,6 +6,7 @@ export class PolicyMetrics {
   readonly bundleLoads: Counter<'outcome'>;
   readonly lastSuccess: Gauge;
   readonly evalFailures: Counter<'kind'>;
+  readonly dirWalks: Counter;
   private readonly failureChildren = new Map<string, { inc(): void }>();
 
   constructor(registry: Registry) {
@@ -22,8 +23,13 @@ export class PolicyMetrics {
     }));
     this.evalFailures = reuse(registry, 'authz_policy_evaluation_failures_total', () => new Counter({
       name: 'authz_policy_evaluation_failures_total',
-      help: 'Policy evaluations that denied policy_error, by kind (trap, memory, abort, error, bad_result, no_entrypoint).',
+      help: 'Policy evaluations that denied policy_error, by kind (trap, memory, abort, timeout, error, bad_result, no_entrypoint).',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }));
+    this.dirWalks = reuse(registry, 'authz_policy_bundle_dir_walks_total', () => new Counter({
+      name: 'authz_policy_bundle_dir_walks_total',
+      help: 'Walks of a bundle directory (bounded by max_files / max_bytes); a quiet directory is not walked again until it changes.',
       registers: [registry],
     }));
   }
