@@ -25,6 +25,7 @@ import { Report } from './lib/report.js';
 import { AUDIT_SCENARIOS, AUDIT_TARGETS } from './lib/scenarios-audit.js';
 import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
 import { POLICY_1, POLICY_16, POLICY_TARGETS } from './lib/scenarios-policy.js';
+import { PROXY_TARGETS, proxyScenarios } from './lib/scenarios-proxy.js';
 import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
@@ -54,6 +55,8 @@ const TARGETS = {
   ...REBAC_TARGETS,
   // Issue 4 (policy stage; the test stand-in module unless --policy-bundle): bench/lib/scenarios-policy.js.
   ...POLICY_TARGETS,
+  // Issue 16 (inline proxy vs bare keep-alive proxies and the upstream direct): bench/lib/scenarios-proxy.js.
+  ...PROXY_TARGETS,
 };
 
 /**
@@ -77,6 +80,8 @@ const SCENARIOS = [
   ...AUDIT_SCENARIOS,
   // Opt-in (--only rebac); compared with grpc_check_1/16, the same sidecar path without rebac.
   ...REBAC_SCENARIOS,
+  // proxy_16 compared with a bare undici proxy; the rest opt-in (--only proxy).
+  ...proxyScenarios(READ_PROJECT),
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -150,7 +155,7 @@ async function assertAllowed(scenario, server, fixtures) {
 async function runScenario(scenario, server, fixtures, opts) {
   const common = { durationS: opts.durationS, warmupS: opts.warmupS };
   // A scenario may bring its own driver (rebac_miss_16: one h2load per distinct request).
-  if (scenario.run) return scenario.run({ port: server.ports.grpc, outDir: OUT_DIR, scenario, ...common });
+  if (scenario.run) return scenario.run({ port: server.ports.grpc, server, fixtures, outDir: OUT_DIR, scenario, ...common });
   if (scenario.driver === 'grpc') {
     return runH2load({
       port: server.ports.grpc, bodyFile: fixtures.grpcBodyFile, streams: scenario.concurrency,

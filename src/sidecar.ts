@@ -208,8 +208,8 @@ export class Sidecar {
     if (server.proxy.enabled) {
       if (server.proxy.upstream === undefined) throw new Error('server.proxy.enabled needs server.proxy.upstream');
       const s = await startProxyServer({
-        host: server.proxy.host, port: server.proxy.port, upstream: server.proxy.upstream, decide: this.decide,
-        log: log.child({ room: 'proxy' }),
+        config: { ...server.proxy, upstream: server.proxy.upstream }, decide: this.decide,
+        log: log.child({ room: 'proxy' }), metrics: this.metrics,
       });
       this.servers.push(s);
       this.ports.proxy = s.port;

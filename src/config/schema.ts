@@ -152,6 +152,39 @@ export const rbacSchema = z
   .strict()
   .prefault({});
 
+/** Inline proxy mode (docs/proxy.md): the sidecar is the service's front door. */
+const proxySchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    host: z.string().default('0.0.0.0'),
+    port: port.default(8080),
+    upstream: z.url().optional(),
+    /** Keep-alive connections to the upstream, at most this many at once. */
+    connections: z.number().int().positive().max(10_000).default(128),
+    /** Idle upstream connections close after this; keep it below the upstream's own keep-alive (Node: 5 s). */
+    keepalive_timeout_ms: z.number().int().positive().default(4000),
+    connect_timeout_ms: z.number().int().positive().default(2000),
+    /** From the request sent to the upstream's response headers: 504 upstream_timeout past it. */
+    response_timeout_ms: z.number().int().positive().default(30_000),
+    /** Longest pause between two chunks of the upstream's response body. */
+    body_timeout_ms: z.number().int().positive().default(30_000),
+    /** Largest request body forwarded: 413 body_too_large past it (counted as it streams; never buffered). */
+    max_body_bytes: z.number().int().nonnegative().default(64 * 1024 * 1024),
+    /** Longest pause between two chunks of the client's request body: 408 upload_timeout past it. */
+    upload_idle_timeout_ms: z.number().int().positive().default(30_000),
+    /**
+     * Addresses or CIDRs of proxies in front of the sidecar whose x-forwarded-for / forwarded
+     * the sidecar appends to (and takes the client address from); from anyone else they are replaced.
+     */
+    trusted_proxies: z.array(z.string().min(1)).default([]),
+    /** Adds `via: 1.1 <value>` to forwarded requests and responses; off when absent. */
+    via: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a token (RFC 9110 pseudonym)').optional(),
+  })
+  .strict()
+  .prefault({});
+
+export type ProxyConfig = z.infer<typeof proxySchema>;
+
 export const sidecarConfigSchema = z
   .object({
     server: z
@@ -168,15 +201,7 @@ export const sidecarConfigSchema = z
           .strict()
           .prefault({}),
         admin: listener(9090),
-        proxy: z
-          .object({
-            enabled: z.boolean().default(false),
-            host: z.string().default('0.0.0.0'),
-            port: port.default(8080),
-            upstream: z.url().optional(),
-          })
-          .strict()
-          .prefault({}),
+        proxy: proxySchema,
       })
       .strict()
       .prefault({}),

@@ -88,7 +88,10 @@ export const REASON_CODES = {
 
   audit_unavailable: { status: 503, group: 'audit', meaning: 'the audit trail cannot take the event and `on_full: deny` — no unaudited access' },
 
-  upstream_unavailable: { status: 502, group: 'transport', meaning: 'inline proxy: the upstream refused or reset the connection' },
+  upstream_unavailable: { status: 502, group: 'transport', meaning: 'inline proxy: the upstream refused, reset or closed the connection (the decision was an allow)' },
+  upstream_timeout: { status: 504, group: 'transport', meaning: 'inline proxy: the upstream did not connect or answer within `connect_timeout_ms` / `response_timeout_ms`' },
+  body_too_large: { status: 413, group: 'transport', meaning: 'inline proxy: the request body is over `max_body_bytes` (declared or counted while streaming)' },
+  upload_timeout: { status: 408, group: 'transport', meaning: 'inline proxy: the request body paused longer than `upload_idle_timeout_ms`' },
 } as const satisfies Readonly<Record<string, ReasonCodeInfo>>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

@@ -17,6 +17,12 @@ const MAX_REQUEST_ID_LENGTH = 256;
 export interface HttpRequestOptions {
   /** Envoy's `http_service.path_prefix`: removed from the path when the path starts with it. */
   readonly pathPrefix?: string;
+  /**
+   * Whether x-forwarded-for / x-forwarded-proto name the client (default true: in
+   * http_service mode the peer is Envoy, which sets them). The inline proxy passes
+   * false unless the peer is a configured trusted proxy: a client cannot name itself.
+   */
+  readonly trustForwarded?: boolean;
 }
 
 const NO_PEER_LABELS: Readonly<Record<string, string>> = Object.freeze({});
@@ -34,6 +40,7 @@ export function authzRequestFromHttp(req: IncomingMessage, opts: HttpRequestOpti
   const rawPath = stripPrefix(escapeLatin1Bytes(target.path), opts.pathPrefix);
   const normalized = normalizePath(rawPath);
 
+  const trusted = opts.trustForwarded ?? true;
   let malformed: string | undefined;
   if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
   else if (!normalized.ok) malformed = normalized.reason;
@@ -46,11 +53,11 @@ export function authzRequestFromHttp(req: IncomingMessage, opts: HttpRequestOpti
     rawPath,
     query: parseQuery(target.query),
     host: headers[':authority'] ?? headers.host ?? '',
-    scheme: forwardedProto(headers['x-forwarded-proto']),
+    scheme: trusted ? forwardedProto(headers['x-forwarded-proto']) : 'http',
     protocol: `HTTP/${req.httpVersion}`,
     headers,
     headerList,
-    source: sourcePeer(headers['x-forwarded-for'], req),
+    source: sourcePeer(trusted ? headers['x-forwarded-for'] : undefined, req),
     destination: UNKNOWN_DESTINATION,
     contextExtensions: EMPTY,
     filterMetadata: EMPTY,
