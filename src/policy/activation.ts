@@ -3,6 +3,7 @@
 // default entrypoint, and smoke-evaluate before anyone may swap it in.
 import type { AuthzRequest, DecisionContext } from '../decision/types.js';
 import type { ParsedBundle } from './bundle/parse.js';
+import type { PreparedBundle } from './bundle/prepare.js';
 import { withConfigData } from './bundle/data-tree.js';
 import { normalizeEntrypoint, type PolicyConfig } from './config.js';
 import { PolicyEvaluator } from './evaluator.js';
@@ -28,9 +29,10 @@ export interface ActivationOptions {
   readonly smoke?: boolean;
 }
 
-export async function activateBundle(parsed: ParsedBundle, opts: ActivationOptions): Promise<ActivePolicy> {
+/** `parsed` from the parse worker already carries its data merged and serialized; a ParsedBundle is merged here. */
+export async function activateBundle(parsed: ParsedBundle | PreparedBundle, opts: ActivationOptions): Promise<ActivePolicy> {
   const { config } = opts;
-  const data = withConfigData(parsed.data, config.data);
+  const data = 'dataJson' in parsed ? parsed.dataJson : withConfigData(parsed.data, config.data);
   const evaluator = await PolicyEvaluator.create(parsed.wasm, data, {
     initialPages: config.memory.initial_pages,
     maxPages: config.memory.max_pages,

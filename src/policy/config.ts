@@ -41,6 +41,14 @@ const bundleSchema = z
     max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     /** Most entries (files, directories, links) a bundle directory or archive may hold. */
     max_files: z.number().int().positive().default(10_000),
+    /** Most array elements + object members over all data files (checked before parsing: bytes can expand 1000-fold). */
+    max_data_entries: z.number().int().positive().default(1_000_000),
+    /** Deepest nesting of arrays and objects in a data file. */
+    max_data_depth: z.number().int().positive().max(10_000).default(64),
+    /** Heap cap of the worker thread that unpacks and parses a bundle; past it the bundle is refused. */
+    parse_memory_mb: z.number().int().min(16).default(256),
+    /** Longest a bundle may take to unpack, verify and parse on that worker. */
+    parse_timeout_ms: positiveMs.default(30_000),
   })
   .strict()
   .refine((b) => [b.file, b.dir, b.url].filter((v) => v !== undefined).length === 1, {

@@ -10,7 +10,10 @@ import { activateBundle, type ActivePolicy } from './activation.js';
 import { fingerprintOf, walkBundleDir, type DirWalk } from './bundle/dir-walk.js';
 import { DirChangeWatch } from './bundle/dir-watch.js';
 import type { BundleFiles } from './bundle/files.js';
-import { parseBundleBytes, parseBundleFiles, type ParsedBundle } from './bundle/parse.js';
+import { BundleLimitError } from './bundle/data-limits.js';
+import { prepareOffThread } from './bundle/parse-off-thread.js';
+import type { BundleContentLimits } from './bundle/parse.js';
+import type { ParseJob, PreparedBundle } from './bundle/prepare.js';
 import { loadBundleVerifier, type BundleVerifier } from './bundle/signature.js';
 import type { PolicyConfig } from './config.js';
 import type { PolicyMetrics } from './metrics.js';
@@ -64,6 +67,7 @@ export class BundleManager {
    * after ready_timeout_ms.
    */
   async start(): Promise<ActivePolicy> {
+    // A key file that cannot be read fails the start here; each parse worker loads its own copy.
     if (this.config.signing !== undefined) {
       this.verifier = await loadBundleVerifier(this.config.signing, (p) => this.path(p));
     }
@@ -119,7 +123,7 @@ export class BundleManager {
       log: this.deps.log,
       random: this.deps.random,
       onBundle: async (bytes) => {
-        await this.activate(() => parseBundleBytes(bytes, this.verifier, b.max_bytes));
+        await this.activate(() => this.prepare({ bytes }));
       },
       onAttempt: (outcome, delay, err) => {
         if (outcome === 'error') lastError = err;
@@ -171,12 +175,12 @@ export class BundleManager {
       await this.activate(async () => {
         if (b.dir !== undefined) {
           if ('error' in seen) throw seen.error;
-          return parseBundleFiles(await this.readWalked(seen.walk!), this.verifier);
+          return this.prepare({ files: await this.readWalked(seen.walk!) });
         }
         const file = this.path(b.file!);
         const st = await stat(file);
-        if (st.size > b.max_bytes) throw new Error(`${file} is larger than max_bytes (${b.max_bytes})`);
-        return parseBundleBytes(await readFile(file), this.verifier, b.max_bytes);
+        if (st.size > b.max_bytes) throw new BundleLimitError('bytes', `${file} is larger than max_bytes (${b.max_bytes})`);
+        return this.prepare({ bytes: await readFile(file) });
       }).catch(() => undefined);
     } finally {
       this.loading = false;
@@ -193,8 +197,19 @@ export class BundleManager {
     return files;
   }
 
+  /** Unpacks, checks, verifies and parses on a worker thread (bundle/parse-off-thread.ts). */
+  private prepare(source: ParseJob['source']): Promise<PreparedBundle> {
+    const b = this.config.bundle;
+    const limits: BundleContentLimits = { maxFiles: b.max_files, data: { maxEntries: b.max_data_entries, maxDepth: b.max_data_depth } };
+    const signing = this.config.signing;
+    return prepareOffThread({
+      source, maxBytes: b.max_bytes, limits, configData: this.config.data,
+      signing: signing === undefined ? undefined : { config: signing, keyPath: this.path(signing.public_key_file) },
+    }, { memoryMb: b.parse_memory_mb, timeoutMs: b.parse_timeout_ms });
+  }
+
   /** One attempt: parse, verify, activate, smoke-test; publish on success, count either way. Rethrows failures. */
-  private async activate(parse: () => Promise<ParsedBundle>): Promise<void> {
+  private async activate(parse: () => Promise<PreparedBundle>): Promise<void> {
     const origin = this.origin;
     let policy: ActivePolicy;
     try {
@@ -203,7 +218,9 @@ export class BundleManager {
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.deps.metrics.bundleLoads.labels('failure').inc();
-      this.deps.log.error({ origin, err: error.message }, 'policy bundle refused; keeping the last good one');
+      const limit = error instanceof BundleLimitError ? error.limit : undefined;
+      if (limit !== undefined) this.deps.metrics.limitRefusals.labels(limit).inc();
+      this.deps.log.error({ origin, err: error.message, ...(limit === undefined ? {} : { limit }) }, 'policy bundle refused; keeping the last good one');
       if (!this.firstSettled && this.config.bundle.url === undefined) this.settleFirst(new Error(`policy bundle ${origin}: ${error.message}`));
       throw error;
     }

@@ -7,6 +7,7 @@ export class PolicyMetrics {
   readonly lastSuccess: Gauge;
   readonly evalFailures: Counter<'kind'>;
   readonly dirWalks: Counter;
+  readonly limitRefusals: Counter<'limit'>;
   private readonly failureChildren = new Map<string, { inc(): void }>();
 
   constructor(registry: Registry) {
@@ -30,6 +31,12 @@ export class PolicyMetrics {
     this.dirWalks = reuse(registry, 'authz_policy_bundle_dir_walks_total', () => new Counter({
       name: 'authz_policy_bundle_dir_walks_total',
       help: 'Walks of a bundle directory (bounded by max_files / max_bytes); a quiet directory is not walked again until it changes.',
+      registers: [registry],
+    }));
+    this.limitRefusals = reuse(registry, 'authz_policy_bundle_limit_refusals_total', () => new Counter({
+      name: 'authz_policy_bundle_limit_refusals_total',
+      help: 'Bundles refused by a limit: data_entries, data_depth, files, bytes, parse_memory, parse_timeout.',
+      labelNames: ['limit'] as const,
       registers: [registry],
     }));
   }

@@ -7,6 +7,7 @@
 // file is seen twice.
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { BundleLimitError } from './data-limits.js';
 
 export const MAX_DEPTH = 32;
 
@@ -46,7 +47,7 @@ export async function walkBundleDir(root: string, limits: DirWalkLimits): Promis
     for (const name of (await readdir(abs)).sort()) {
       if (name.startsWith('..')) continue;
       entries++;
-      if (entries > limits.maxEntries) throw new Error(`bundle directory holds more than max_files (${limits.maxEntries}) entries`);
+      if (entries > limits.maxEntries) throw new BundleLimitError('files', `bundle directory holds more than max_files (${limits.maxEntries}) entries`);
       const childAbs = join(abs, name);
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const st = await lstat(childAbs);
@@ -66,7 +67,7 @@ export async function walkBundleDir(root: string, limits: DirWalkLimits): Promis
       if (tst.isDirectory()) await walk(childAbs, childRel, depth + 1);
       else if (tst.isFile()) {
         bytes += tst.size;
-        if (bytes > limits.maxBytes) throw new Error(`bundle directory holds more than max_bytes (${limits.maxBytes})`);
+        if (bytes > limits.maxBytes) throw new BundleLimitError('bytes', `bundle directory holds more than max_bytes (${limits.maxBytes})`);
         files.push({ rel: childRel, abs: target, size: tst.size, stamp: `${tst.size}:${tst.mtimeMs}:${tst.ino}` });
       }
     }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { BundleLimitError } from './data-limits.js';
 import { walkBundleDir } from './dir-walk.js';
 
 /** Default cap on the entries of a bundle directory (policy.bundle.max_files). */
@@ -31,17 +32,16 @@ export function cleanPath(raw: string): string {
   return parts.join('/');
 }
 
-export async function readTarGz(gz: Uint8Array, maxBytes: number): Promise<BundleFiles> {
+export async function readTarGz(gz: Uint8Array, maxBytes: number, maxEntries = DEFAULT_MAX_FILES): Promise<BundleFiles> {
   let tar: Buffer;
   try {
     tar = await gunzipAsync(gz, { maxOutputLength: maxBytes });
   } catch (err) {
     const tooBig = err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-    throw new Error(tooBig ? `bundle unpacks to more than max_bytes (${maxBytes})` : `bundle is not valid gzip: ${(err as Error).message}`, {
-      cause: err,
-    });
+    if (tooBig) throw new BundleLimitError('bytes', `bundle unpacks to more than max_bytes (${maxBytes})`);
+    throw new Error(`bundle is not valid gzip: ${(err as Error).message}`, { cause: err });
   }
-  return readTar(tar);
+  return readTar(tar, maxEntries);
 }
 
 /** A POSIX (ustar) tar archive: what a gzip bundle becomes when a server's Content-Encoding made fetch unzip it. */
@@ -49,15 +49,21 @@ export function isTar(b: Uint8Array): boolean {
   return b.length >= 263 && Buffer.from(b.subarray(257, 262)).toString('latin1') === 'ustar';
 }
 
-export function readTar(tar: Buffer): Promise<BundleFiles> {
+export function readTar(tar: Buffer, maxEntries = DEFAULT_MAX_FILES): Promise<BundleFiles> {
   return new Promise<BundleFiles>((resolve, reject) => {
     const files: BundleFiles = new Map();
     let failed: Error | undefined;
+    let entries = 0;
     const fail = (err: Error): void => {
       failed ??= err;
     };
     const parser = new Parser({ strict: true });
     parser.on('entry', (entry: ReadEntry) => {
+      if (++entries > maxEntries) {
+        fail(new BundleLimitError('files', `bundle holds more than max_files (${maxEntries}) entries`));
+        entry.resume();
+        return;
+      }
       if (entry.type === 'Directory') {
         entry.resume();
         return;
