@@ -40,7 +40,7 @@ t.test('the [], bomb is refused by max_data_entries; the last good bundle keeps 
   const stage = policyStage(cap);
   let decided = 0;
   await until(async () => {
-    t.equal(stage.evaluate(authzRequest(), decisionContext('read')).kind, 'allow');
+    t.equal((await stage.evaluate(authzRequest(), decisionContext('read'))).kind, 'allow');
     decided++;
     return (await metricValue(registry, 'authz_policy_bundle_limit_refusals_total', { limit: 'data_entries' })) === 1;
   }, 30_000, 'the bomb to be refused');
