@@ -105,9 +105,11 @@ async function run(argv: string[], io: PolicyEvalIo): Promise<number> {
     const verifier = config.signing ? await loadBundleVerifier(config.signing, (p) => resolve(p)) : undefined;
     const path = resolve(values.bundle);
     const st = await stat(path);
+    const b = config.bundle;
+    const limits = { maxFiles: b.max_files, data: { maxEntries: b.max_data_entries, maxDepth: b.max_data_depth } };
     const parsed = st.isDirectory()
-      ? await parseBundleFiles(await readBundleDir(path, config.bundle.max_bytes, config.bundle.max_files), verifier)
-      : await parseBundleBytes(await readFile(path), verifier, config.bundle.max_bytes);
+      ? await parseBundleFiles(await readBundleDir(path, b.max_bytes, b.max_files), verifier, limits)
+      : await parseBundleBytes(await readFile(path), verifier, b.max_bytes, limits);
     policy = await activateBundle(parsed, { config, origin: path, smoke: false });
   } catch (err) {
     throw new Usage(`cannot load bundle ${values.bundle}: ${(err as Error).message}`);
