@@ -72,8 +72,8 @@ export const REASON_CODES = {
   rbac_denied: { status: 403, group: 'rbac', meaning: 'none of the caller\'s roles grants the action on the resource type' },
 
   rebac_denied: { status: 403, group: 'rebac', meaning: 'the relationship does not hold (or `mode: any` and none holds; or the caller is anonymous)' },
-  rebac_unavailable: { status: 503, group: 'rebac', meaning: 'OpenFGA could not answer in time: timeout, 5xx/429, refused connection, malformed answer, breaker open, model not loaded yet' },
-  rebac_bad_request: { status: 403, group: 'rebac', meaning: 'the check is invalid: unknown type or relation, malformed object or user id, missing route parameter, a condition given a wrong-typed context value' },
+  rebac_unavailable: { status: 503, group: 'rebac', meaning: 'OpenFGA could not answer in time: timeout (incl. a slow-drip answer), 5xx/429, refused or reset connection, malformed answer, answer over the byte cap, redirect (never followed), breaker open, model not loaded yet' },
+  rebac_bad_request: { status: 403, group: 'rebac', meaning: 'the check is invalid: unknown type or relation, malformed object or user id, missing route parameter, a condition given a wrong-typed context value, a claim for contextual tuples that is not a list of strings or has more values than the route allows' },
 
   policy_denied: { status: 403, group: 'policy', meaning: 'the policy said no (a policy may give its own reason and `http_status`)' },
   policy_error: { status: 503, group: 'policy', meaning: 'the policy trapped, outgrew its memory cap, ran past its deadline or returned something that is not a decision' },

@@ -53,7 +53,8 @@ export function splitList(value: string): string[] {
   return value.split(/[\s,]+/).filter((r) => r.length > 0);
 }
 
-function readClaim(claims: Readonly<Record<string, unknown>>, name: string): unknown {
+/** A claim by name; a dotted name (`realm.groups`) walks nested objects when no claim has the name itself. */
+export function readClaim(claims: Readonly<Record<string, unknown>>, name: string): unknown {
   if (Object.hasOwn(claims, name)) return claims[name];
   if (!name.includes('.')) return undefined;
   let node: unknown = claims;

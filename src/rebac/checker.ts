@@ -2,7 +2,7 @@
 // of checks, synchronously when it can. An engine that cannot answer throws a
 // StageFailure (rebac_unavailable / rebac_bad_request); it never answers
 // "allowed" on error.
-import type { TupleKey } from './model/types.js';
+import type { AuthorizationModel, TupleKey } from './model/types.js';
 
 export interface FgaCheck {
   /** `type:id`, `type:*` or `type:id#relation`. */
@@ -18,6 +18,13 @@ export interface FgaCheck {
    */
   readonly contextKey?: string;
   readonly contextualTuples?: readonly TupleKey[];
+  /** Identifies `contextualTuples` for the cache (equal lists, equal strings); JSON of them when absent. */
+  readonly contextualTuplesKey?: string;
+  /**
+   * OpenFGA's HIGHER_CONSISTENCY: the answer must reflect the latest writes,
+   * so the decision cache is neither read nor written for this check.
+   */
+  readonly higherConsistency?: boolean;
 }
 
 export interface RebacChecker {
@@ -29,6 +36,13 @@ export interface RebacChecker {
    * performance.now() milliseconds (the request's deadline).
    */
   checkAll(checks: readonly FgaCheck[], deadline: number): readonly boolean[] | Promise<readonly boolean[]>;
+  /**
+   * Runs `check` against the authorization model: now when it is known
+   * (embedded, or remote once read), else when the remote model is first read
+   * — a throw then fails start-up (ready() rejects with it). Route options
+   * that name model types validate this way.
+   */
+  withModel(check: (model: AuthorizationModel) => void): void;
   isReady(): boolean;
   ready(): Promise<void>;
   close(): Promise<void>;

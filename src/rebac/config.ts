@@ -42,6 +42,10 @@ const remoteSchema = z
     client_credentials: clientCredentialsSchema.optional(),
     /** Deadline of one upstream Check/BatchCheck call (also bounded by the request's own deadline). */
     timeout_ms: positiveMs(60_000).default(25),
+    /** Most sockets kept open to OpenFGA (keep-alive); further concurrent calls queue under their own deadline. */
+    connections: z.number().int().positive().max(1024).default(32),
+    /** Largest Check/BatchCheck answer read; a larger one is a fail-closed error (a 50-check batch answer is ~5 KB). */
+    max_response_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(64 * 1024),
     /** How long start-up waits for the first successful contact (reading the model). */
     startup_timeout_ms: positiveMs(600_000).default(10_000),
     cache: z
@@ -60,6 +64,10 @@ const remoteSchema = z
         page_size: z.number().int().min(1).max(100).default(100),
         /** Deadline of one ReadChanges call. */
         timeout_ms: positiveMs(60_000).default(2000),
+        /** Pages followed back to back in one poll (a burst of page_size × this changes is caught up at once). */
+        max_pages_per_poll: z.number().int().positive().max(100_000).default(1000),
+        /** Largest ReadChanges page read (a 100-change page is ~30 KB without conditions). */
+        max_response_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -6,6 +6,7 @@ import { StageFailure } from '../decision/stage-failure.js';
 import { FgaCheckError, loadEmbeddedStore } from './embedded/index.js';
 import type { EmbeddedCheckRequest, EmbeddedFileSource } from './embedded/index.js';
 import type { FgaCheck, RebacChecker } from './checker.js';
+import type { AuthorizationModel } from './model/types.js';
 import type { RebacMetrics } from './metrics.js';
 import { REBAC_BAD_REQUEST, REBAC_UNAVAILABLE } from './reasons.js';
 
@@ -39,6 +40,10 @@ export class EmbeddedChecker implements RebacChecker {
 
   modelId(): string {
     return this.source.store.getModel().id;
+  }
+
+  withModel(check: (model: AuthorizationModel) => void): void {
+    check(this.source.store.getModel().model);
   }
 
   checkAll(checks: readonly FgaCheck[]): readonly boolean[] {

@@ -13,6 +13,7 @@ export class RebacMetrics {
   readonly cacheMisses: Counter;
   readonly cacheEvictions: Counter<'reason'>;
   readonly coalesced: Counter;
+  readonly cacheBypassed: Counter;
   readonly upstreamSeconds: Histogram<'op'>;
   readonly upstreamErrors: Counter<'op' | 'kind'>;
   readonly breakerState: Gauge;
@@ -35,6 +36,8 @@ export class RebacMetrics {
       }));
     this.coalesced = reuse(registry, 'authz_rebac_coalesced_total', () =>
       new Counter({ name: 'authz_rebac_coalesced_total', help: 'Checks that joined an identical in-flight upstream call.', registers }));
+    this.cacheBypassed = reuse(registry, 'authz_rebac_cache_bypassed_total', () =>
+      new Counter({ name: 'authz_rebac_cache_bypassed_total', help: 'Checks sent with HIGHER_CONSISTENCY: the decision cache neither read nor written.', registers }));
     this.upstreamSeconds = reuse(registry, 'authz_rebac_upstream_seconds', () =>
       new Histogram({
         name: 'authz_rebac_upstream_seconds',
@@ -46,7 +49,7 @@ export class RebacMetrics {
     this.upstreamErrors = reuse(registry, 'authz_rebac_upstream_errors_total', () =>
       new Counter({
         name: 'authz_rebac_upstream_errors_total',
-        help: 'Failed OpenFGA calls by operation and kind (timeout, refused, network, http_5xx, http_429, auth, not_found, bad_request, other).',
+        help: 'Failed OpenFGA calls by operation and kind (timeout, refused, network, http_5xx, http_429, auth, not_found, bad_request, malformed, too_large, redirect, other).',
         labelNames: ['op', 'kind'] as const,
         registers,
       }));

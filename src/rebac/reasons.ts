@@ -3,7 +3,7 @@
 
 /** The relationship does not hold (or the principal has no OpenFGA identity). */
 export const REBAC_DENIED = 'rebac_denied';
-/** OpenFGA could not answer: timeout, 5xx, refused connection, breaker open, not started. */
+/** OpenFGA could not answer: timeout, 5xx/429, refused connection, malformed/oversized answer, redirect, breaker open, not started. */
 export const REBAC_UNAVAILABLE = 'rebac_unavailable';
-/** The check itself is invalid: unknown type or relation, malformed object or user id. */
+/** The check itself is invalid: unknown type or relation, malformed object or user id, a bad contextual-tuples claim. */
 export const REBAC_BAD_REQUEST = 'rebac_bad_request';

@@ -13,14 +13,16 @@ import type { Principal } from '../decision/types.js';
 import type { SubjectConfig } from './config.js';
 
 const MAX_USER_BYTES = 512;
+/** OpenFGA's limit on an object string (`type:id`). */
+export const MAX_OBJECT_BYTES = 256;
 const NEEDS_ESCAPE = /[%#\s]/u;
 const ESCAPED = /[%#\s]/gu;
 
-export function escapeFgaId(id: string, prefixBytes: number): string {
+export function escapeFgaId(id: string, prefixBytes: number, maxBytes = MAX_USER_BYTES): string {
   const escaped = NEEDS_ESCAPE.test(id)
     ? id.replace(ESCAPED, (c) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''))
     : id;
-  if (escaped !== '' && escaped !== '*' && prefixBytes + Buffer.byteLength(escaped) <= MAX_USER_BYTES) return escaped;
+  if (escaped !== '' && escaped !== '*' && prefixBytes + Buffer.byteLength(escaped) <= maxBytes) return escaped;
   return `sha256-${createHash('sha256').update(id, 'utf8').digest('hex')}`;
 }
 
@@ -29,6 +31,11 @@ export class SubjectMapper {
   private readonly memo = new Map<string, string>();
 
   constructor(private readonly config: SubjectConfig) {}
+
+  /** The OpenFGA type of people (`user` unless configured). */
+  get userType(): string {
+    return this.config.user_type;
+  }
 
   userFor(principal: Principal): string | undefined {
     if (principal.kind === 'anonymous' || principal.id === '') return undefined;

@@ -5,7 +5,12 @@
 // Start: the feed is read from `start_time` = the moment the feed started
 // (minus a clock-skew margin) rather than from the beginning, so the store's
 // old history is not replayed; as soon as OpenFGA hands out a continuation
-// token the feed follows that. A full page is followed at once by the next.
+// token the feed follows that. A full page is followed at once by the next,
+// back to back until a short page (up to `maxPagesPerPoll`), so a burst of
+// writes — 10,000 tuples is 100 pages — is caught up in one poll and a
+// revocation at its end takes effect within one interval after it, not
+// one interval per 50 pages. Each page is an await on the network: decisions
+// keep being answered while the feed catches up.
 // A poll that fails is logged and retried at the next interval; until it
 // succeeds cached decisions live at most their TTL.
 import type { Logger } from 'pino';
@@ -22,6 +27,8 @@ export interface ChangeFeedOptions {
   pollMs: number;
   pageSize: number;
   timeoutMs: number;
+  /** Pages read back to back in one poll before yielding to the next interval. */
+  maxPagesPerPoll: number;
   log: Logger;
   metrics: RebacMetrics;
   /** Wall-clock milliseconds; injectable for tests. */
@@ -30,8 +37,6 @@ export interface ChangeFeedOptions {
 
 /** Changes up to this much older than our start are still read (server clock ahead of ours). */
 const CLOCK_SKEW_MARGIN_MS = 5_000;
-/** Pages read back to back in one poll before yielding to the next interval. */
-const MAX_PAGES_PER_POLL = 50;
 
 export class ChangeFeed {
   private token: string | undefined;
@@ -40,6 +45,7 @@ export class ChangeFeed {
   private running = false;
   private stopped = false;
   private polls = 0;
+  private pages = 0;
   private lastFailure: string | undefined;
 
   constructor(private readonly opts: ChangeFeedOptions) {
@@ -49,6 +55,11 @@ export class ChangeFeed {
   /** Successful polls so far (tests wait on it rather than on time). */
   get completedPolls(): number {
     return this.polls;
+  }
+
+  /** Pages read so far. */
+  get pagesRead(): number {
+    return this.pages;
   }
 
   start(): void {
@@ -67,8 +78,9 @@ export class ChangeFeed {
     if (this.running) return;
     this.running = true;
     try {
-      for (let page = 0; page < MAX_PAGES_PER_POLL && !this.stopped; page++) {
+      for (let page = 0; page < this.opts.maxPagesPerPoll && !this.stopped; page++) {
         const res = await this.opts.client.readChanges(this.opts.pageSize, this.token, this.startTime, this.opts.timeoutMs);
+        this.pages++;
         this.apply(res.changes);
         if (res.continuationToken !== '') this.token = res.continuationToken;
         if (res.changes.length < this.opts.pageSize) break;

@@ -8,6 +8,10 @@
 //   4. each waiter is bounded by the call's timeout_ms and by its own
 //      request's deadline; any failure denies `rebac_unavailable`, an invalid
 //      check `rebac_bad_request`. Nothing is ever allowed on error.
+// A route asking for HIGHER_CONSISTENCY skips 1 and 2: its checks go up
+// as one call with that preference, and the answer is not cached (it would
+// be served later to MINIMIZE_LATENCY checks as if fresh, and the point of
+// the option is an answer no cache stands between).
 import type { Logger } from 'pino';
 import { StageFailure } from '../../decision/stage-failure.js';
 import type { RemoteConfig } from '../config.js';
@@ -18,8 +22,9 @@ import { BreakerState, CircuitBreaker } from './breaker.js';
 import { ChangeFeed } from './change-feed.js';
 import { DecisionCache } from './decision-cache.js';
 import { FgaClient } from './fga-client.js';
-import type { BatchItemOutcome } from './fga-client.js';
+import type { BatchItemOutcome, Consistency } from './fga-client.js';
 import { InvalidationRule } from './invalidation-rule.js';
+import type { AuthorizationModel } from '../model/types.js';
 import { UpstreamError } from './upstream-error.js';
 import { timeLimit } from '../../util/time-limit.js';
 
@@ -47,6 +52,8 @@ export class RemoteChecker implements RebacChecker {
   private rule = InvalidationRule.conservative();
   private started: Promise<void> | undefined;
   private closed = false;
+  private model: AuthorizationModel | undefined;
+  private readonly modelChecks: Array<(model: AuthorizationModel) => void> = [];
 
   constructor(opts: RemoteCheckerOptions) {
     this.config = opts.config;
@@ -76,6 +83,7 @@ export class RemoteChecker implements RebacChecker {
       pollMs: opts.config.changes.poll_ms,
       pageSize: opts.config.changes.page_size,
       timeoutMs: opts.config.changes.timeout_ms,
+      maxPagesPerPoll: opts.config.changes.max_pages_per_poll,
       log: opts.log,
       metrics: opts.metrics,
     });
@@ -83,6 +91,11 @@ export class RemoteChecker implements RebacChecker {
 
   modelId(): string | undefined {
     return this.pinnedModel;
+  }
+
+  withModel(check: (model: AuthorizationModel) => void): void {
+    if (this.model !== undefined) check(this.model);
+    else this.modelChecks.push(check);
   }
 
   isReady(): boolean {
@@ -114,6 +127,9 @@ export class RemoteChecker implements RebacChecker {
     for (;;) {
       try {
         const model = await this.client.readModel(this.config.authorization_model_id, Math.max(this.config.timeout_ms, 2000));
+        // Route options checked against the model; a failure here is a config error, not an outage.
+        for (const check of this.modelChecks.splice(0)) check(model);
+        this.model = model;
         this.rule = InvalidationRule.fromModel(model);
         this.pinnedModel = model.id;
         this.scope = `${this.config.store_id}/${model.id}\u0001`;
@@ -124,6 +140,7 @@ export class RemoteChecker implements RebacChecker {
         return;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
+        if (!(err instanceof UpstreamError)) throw new Error(`rebac: a route's options do not fit the authorization model: ${message}`, { cause: err });
         if (this.closed) throw new Error('rebac: closed before OpenFGA was reached', { cause: err });
         if (performance.now() + delay > giveUpAt || (err instanceof UpstreamError && (err.kind === 'not_found' || err.kind === 'bad_request' || err.kind === 'auth'))) {
           throw new Error(`rebac: cannot read the authorization model from OpenFGA at ${this.config.api_url} (store ${this.config.store_id}): ${message}`, { cause: err });
@@ -139,6 +156,7 @@ export class RemoteChecker implements RebacChecker {
     const modelId = this.pinnedModel;
     if (modelId === undefined) throw new StageFailure(REBAC_UNAVAILABLE, 503, 'OpenFGA model not loaded yet');
     const n = checks.length;
+    if (n > 0 && checks[0]!.higherConsistency === true) return this.fetchConsistent(checks, modelId, deadline);
     const answers = new Array<boolean>(n);
     let keys: string[] | undefined;
     for (let i = 0; i < n; i++) {
@@ -198,19 +216,32 @@ export class RemoteChecker implements RebacChecker {
       for (let j = 0; j < results.length; j++) answers[slots[j]!] = results[j]!;
       return answers as readonly boolean[];
     });
-    return boundedBy(all, deadline);
+    return boundedBy(all, deadline, this.config.timeout_ms);
   }
 
-  /** One upstream call for all keys; registers one in-flight promise per key. */
-  private startCall(toFetch: Map<string, FgaCheck>, modelId: string): void {
-    const entries = [...toFetch];
-    const generation = this.cache.generation();
+  /** HIGHER_CONSISTENCY: one call for all checks, no cache, no coalescing (a joined call may predate ours). */
+  private fetchConsistent(checks: readonly FgaCheck[], modelId: string, deadline: number): Promise<readonly boolean[]> {
+    this.metrics.cacheBypassed.inc(checks.length);
+    if (!this.breaker.tryAcquire()) {
+      this.metrics.breakerRejected.inc();
+      throw new StageFailure(REBAC_UNAVAILABLE, 503, 'OpenFGA circuit breaker open');
+    }
     const timeout = this.config.timeout_ms;
-    const call: Promise<BatchItemOutcome[]> =
-      entries.length === 1
-        ? this.client.check(entries[0]![1], modelId, timeout).then((allowed) => [{ allowed }])
-        : this.batched(entries.map((e) => e[1]), modelId, timeout);
-    const settled = call.then(
+    const call: Promise<BatchItemOutcome[]> = checks.length === 1
+      ? this.client.check(checks[0]!, modelId, timeout, 'HIGHER_CONSISTENCY').then((allowed) => [{ allowed }])
+      : this.batched([...checks], modelId, timeout, 'HIGHER_CONSISTENCY');
+    const answers = this.reportToBreaker(call).then((outcomes) => outcomes.map((o) => {
+      if ('error' in o) throw o.error;
+      return o.allowed;
+    })).catch((err: unknown) => {
+      throw toStageFailure(err);
+    });
+    return boundedBy(answers, deadline, this.config.timeout_ms);
+  }
+
+  /** The call's outcome feeds the breaker: outages count, invalid checks do not. */
+  private reportToBreaker(call: Promise<BatchItemOutcome[]>): Promise<BatchItemOutcome[]> {
+    return call.then(
       (outcomes) => {
         this.breaker.onSuccess();
         return outcomes;
@@ -222,6 +253,18 @@ export class RemoteChecker implements RebacChecker {
         throw e;
       },
     );
+  }
+
+  /** One upstream call for all keys; registers one in-flight promise per key. */
+  private startCall(toFetch: Map<string, FgaCheck>, modelId: string): void {
+    const entries = [...toFetch];
+    const generation = this.cache.generation();
+    const timeout = this.config.timeout_ms;
+    const call: Promise<BatchItemOutcome[]> =
+      entries.length === 1
+        ? this.client.check(entries[0]![1], modelId, timeout).then((allowed) => [{ allowed }])
+        : this.batched(entries.map((e) => e[1]), modelId, timeout);
+    const settled = this.reportToBreaker(call);
     entries.forEach(([key, check], j) => {
       const one = settled.then((outcomes) => {
         const o = outcomes[j]!;
@@ -240,24 +283,25 @@ export class RemoteChecker implements RebacChecker {
   }
 
   /** BatchCheck in chunks of OpenFGA's limit; a route rarely has more than a few checks. */
-  private async batched(checks: FgaCheck[], modelId: string, timeout: number): Promise<BatchItemOutcome[]> {
-    if (checks.length <= MAX_BATCH) return this.client.batchCheck(checks, modelId, timeout);
+  private async batched(checks: FgaCheck[], modelId: string, timeout: number, consistency?: Consistency): Promise<BatchItemOutcome[]> {
+    if (checks.length <= MAX_BATCH) return this.client.batchCheck(checks, modelId, timeout, consistency);
     const chunks: FgaCheck[][] = [];
     for (let i = 0; i < checks.length; i += MAX_BATCH) chunks.push(checks.slice(i, i + MAX_BATCH));
-    return (await Promise.all(chunks.map((c) => this.client.batchCheck(c, modelId, timeout)))).flat();
+    return (await Promise.all(chunks.map((c) => this.client.batchCheck(c, modelId, timeout, consistency)))).flat();
   }
 
   /** Store and model are fixed per checker; the key still names them so a key is meaningful on its own. */
   private keyOf(c: FgaCheck): string {
     let key = `${this.scope}${c.user}\u0001${c.relation}\u0001${c.object}`;
     if (c.context !== undefined) key += `\u0001${c.contextKey ?? JSON.stringify(c.context)}`;
-    if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) key += `\u0002${JSON.stringify(c.contextualTuples)}`;
+    if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) key += `\u0002${c.contextualTuplesKey ?? JSON.stringify(c.contextualTuples)}`;
     return key;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.feed.stop();
+    await this.client.close();
   }
 }
 
@@ -272,11 +316,15 @@ function toStageFailure(err: unknown): StageFailure {
  * denial names the dependency rather than the engine's generic
  * deadline_exceeded (whose timer, set after ours, would fire at the deadline).
  */
-function boundedBy<T>(p: Promise<T>, deadline: number): Promise<T> {
+function boundedBy<T>(p: Promise<T>, deadline: number, callTimeoutMs: number): Promise<T> {
   const remaining = Math.floor(deadline - performance.now()) - 1;
   if (remaining <= 0) {
     p.catch(() => undefined);
     return Promise.reject(new StageFailure(REBAC_UNAVAILABLE, 503, 'no time left for OpenFGA'));
   }
+  // Every call this waits on started at most now and is aborted timeout_ms
+  // after its start: when that is inside the deadline, a second timer per
+  // request would never fire first.
+  if (remaining > callTimeoutMs + 1) return p;
   return timeLimit(p, remaining, () => new StageFailure(REBAC_UNAVAILABLE, 503, 'request deadline reached waiting for OpenFGA'));
 }

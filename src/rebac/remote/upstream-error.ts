@@ -11,12 +11,20 @@ export type UpstreamErrorKind =
   | 'auth'
   | 'not_found'
   | 'bad_request'
+  /** An answer that is not what the API defines (not JSON, `allowed` not a boolean, a page longer than asked). */
+  | 'malformed'
+  /** An answer over the configured byte cap. */
+  | 'too_large'
+  /** A 3xx: never followed. */
+  | 'redirect'
   | 'other';
 
 export class UpstreamError extends Error {
   constructor(
     readonly kind: UpstreamErrorKind,
     message: string,
+    /** Seconds the server asked us to wait (Retry-After), when it said. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
     this.name = 'UpstreamError';

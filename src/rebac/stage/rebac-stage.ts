@@ -11,6 +11,7 @@ import type { AuthzRequest, DecisionContext, Stage, StageResult } from '../../de
 import type { FgaCheck, RebacChecker } from '../checker.js';
 import { REBAC_BAD_REQUEST, REBAC_DENIED } from '../reasons.js';
 import type { SubjectMapper } from '../subject.js';
+import { ClaimTuples } from './claim-tuples.js';
 import { ObjectTemplate } from './object-template.js';
 import { parseRouteOptions } from './options.js';
 
@@ -34,6 +35,8 @@ export class RebacStage implements Stage {
     private readonly subjects: SubjectMapper,
     private readonly checks: readonly BoundCheck[],
     private readonly any: boolean,
+    private readonly higherConsistency: boolean,
+    private readonly claimTuples: ClaimTuples | undefined,
   ) {}
 
   evaluate(_req: AuthzRequest, ctx: DecisionContext): StageResult | Promise<StageResult> {
@@ -41,6 +44,7 @@ export class RebacStage implements Stage {
     if (user === undefined) return DENY;
     const context = requestContext(ctx);
     const contextKey = `${lengthPrefixed(ctx.resource.tenant)}${lengthPrefixed(ctx.principal.tenant)}${ctx.action}`;
+    const extra = this.claimTuples?.build(ctx.principal, user);
     const checks = new Array<FgaCheck>(this.checks.length);
     for (let i = 0; i < this.checks.length; i++) {
       const b = this.checks[i]!;
@@ -48,7 +52,13 @@ export class RebacStage implements Stage {
       if (!OBJECT.test(object) || object.length > 256 || object.endsWith(':*')) {
         throw new StageFailure(REBAC_BAD_REQUEST, 403, `malformed object '${object}'`);
       }
-      checks[i] = { user, relation: b.relation, object, context, contextKey };
+      const check: { -readonly [K in keyof FgaCheck]: FgaCheck[K] } = { user, relation: b.relation, object, context, contextKey };
+      if (extra !== undefined && extra.tuples.length > 0) {
+        check.contextualTuples = extra.tuples;
+        check.contextualTuplesKey = extra.key;
+      }
+      if (this.higherConsistency) check.higherConsistency = true;
+      checks[i] = check;
     }
     const modelId = this.checker.modelId();
     if (modelId !== undefined) ctx.annotations.fga_model_id = modelId;
@@ -93,7 +103,13 @@ export function rebacStageFactory(checker: RebacChecker, subjects: SubjectMapper
         relation: c.relation,
         object: 'object' in c && c.object !== undefined ? ObjectTemplate.parse(c.object) : undefined,
       }));
-      return new RebacStage(checker, subjects, checks, opts.mode === 'any');
+      let claimTuples: ClaimTuples | undefined;
+      if (opts.contextual_tuples.length > 0) {
+        const rules = new ClaimTuples(opts.contextual_tuples);
+        checker.withModel((model) => rules.validate(model, subjects.userType));
+        claimTuples = rules;
+      }
+      return new RebacStage(checker, subjects, checks, opts.mode === 'any', opts.consistency === 'higher_consistency', claimTuples);
     },
   };
 }

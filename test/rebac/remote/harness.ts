@@ -151,6 +151,8 @@ export interface Who {
   project?: string;
   tenant?: string;
   deadlineMs?: number;
+  /** Verified token claims of the principal. */
+  claims?: Record<string, unknown>;
 }
 
 export function ctxFor(who: Who = {}): DecisionContext {
@@ -158,7 +160,7 @@ export function ctxFor(who: Who = {}): DecisionContext {
   const project = who.project ?? 'acme-web';
   return createDecisionContext({
     decisionId: 'd-1',
-    principal: principal({ id: who.user ?? 'alice', kind: who.kind ?? 'user', tenant }),
+    principal: principal({ id: who.user ?? 'alice', kind: who.kind ?? 'user', tenant, claims: who.claims ?? {} }),
     action: 'deploy',
     resource: resource({ type: 'project', id: project, tenant }),
     route: 'r',
