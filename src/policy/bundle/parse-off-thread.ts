@@ -48,8 +48,6 @@ class ParseWorker {
     if (this.current !== undefined) return;
     const next = this.queue.shift();
     if (next === undefined) {
-      // An idle worker must not keep the process alive; a busy one must (the CLI's `check` waits on it).
-      this.worker?.unref();
       this.idle = setTimeout(() => this.stop(), IDLE_MS);
       this.idle.unref();
       return;
@@ -57,11 +55,11 @@ class ParseWorker {
     if (this.idle) clearTimeout(this.idle);
     this.current = next;
     const worker = this.worker ?? this.start();
-    worker.ref();
     this.timer = setTimeout(() => {
       this.finish(next.id, new BundleLimitError('parse_timeout', `parsing the bundle took longer than parse_timeout_ms (${next.timeoutMs} ms)`));
       this.stop();
     }, next.timeoutMs);
+    this.timer.unref();
     worker.postMessage({ id: next.id, job: next.job });
   }
 
@@ -69,6 +67,8 @@ class ParseWorker {
     const worker = new Worker(new URL('./parse-worker.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb, maxYoungGenerationSizeMb: Math.min(32, this.memoryMb) },
     });
+    // Never what keeps the process alive: whoever waits for a bundle holds a server or a timer of its own.
+    worker.unref();
     worker.on('message', (reply: Reply) => {
       if ('ok' in reply) this.finish(reply.id, reply.ok);
       else this.finish(reply.id, reply.error.limit === undefined ? new Error(reply.error.message) : new BundleLimitError(reply.error.limit, reply.error.message));
