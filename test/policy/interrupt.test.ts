@@ -69,3 +69,44 @@ t.test('bundles that loop at load or on every evaluation are never activated; th
     t.same(ev.evaluate(ev.entrypointId(EP.allow)!, { action: 'read' }, performance.now() + 1000), [{ result: true }]);
   }
 });
+
+t.test('instrumentation keeps a module with many instruction kinds valid and its answers unchanged', async (t) => {
+  const wabt = await (await import('wabt')).default();
+  const wat = `(module
+    (type $v (func (result i32)))
+    (memory (export "memory") 1)
+    (table 2 funcref)
+    (elem (i32.const 0) $seven $eight)
+    (global $g (mut i64) (i64.const -5))
+    (func $seven (result i32) (i32.const 7))
+    (func $eight (result i32) (i32.const 8))
+    (func (export "run") (param $n i32) (result i32)
+      (local $acc i32) (local $f f64)
+      (local.set $f (f64.const 1.5))
+      (memory.fill (i32.const 0) (i32.const 1) (i32.const 16))
+      (block $out
+        (loop $again
+          (br_if $out (i32.eqz (local.get $n)))
+          (block $b2 (block $b1 (block $b0
+            (br_table $b0 $b1 $b2 (i32.rem_u (local.get $n) (i32.const 3))))
+            (local.set $acc (i32.add (local.get $acc) (call_indirect (type $v) (i32.const 0))))
+            (br $b2))
+            (local.set $acc (i32.add (local.get $acc) (call_indirect (type $v) (i32.const 1)))))
+          (local.set $acc (i32.add (local.get $acc) (i32.extend8_s (i32.load8_u (i32.const 3)))))
+          (global.set $g (i64.add (global.get $g) (i64.const 1)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $again)))
+      (i32.add (local.get $acc)
+        (select (result i32) (i32.trunc_sat_f64_s (local.get $f)) (i32.wrap_i64 (global.get $g)) (i32.const 1))))
+  )`;
+  const mod = wabt.parseWat('kinds.wat', wat, { bulk_memory: true, reference_types: true, sat_float_to_int: true, sign_extension: true });
+  const original = new Uint8Array(mod.toBinary({}).buffer);
+  mod.destroy();
+  const instrumented = instrumentForInterrupts(original, validate);
+  t.ok(Wasm.validate(instrumented), 'still valid');
+  const run = (bytes: Uint8Array): number => {
+    const inst = new Wasm.Instance(new Wasm.Module(bytes), {}) as { exports: { run(n: number): number } };
+    return inst.exports.run(10);
+  };
+  t.equal(run(instrumented), run(original), 'same answer');
+});
