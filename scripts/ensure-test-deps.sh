@@ -2,12 +2,16 @@
 # Makes sure the Debian packages the tests need are installed (the tests start
 # their own servers on free loopback ports): redis-server for the budget tests,
 # promtool/prometheus for the alert and dashboard tests, PostgreSQL for the
-# audit database sink. The test machines run as root; elsewhere the tests that
-# need a missing package say why they skip (and fail under CI=true).
+# audit database sink, openssl for the Kubernetes webhook's test certificates.
+# The test machines run as root; elsewhere the tests that need a missing
+# package say why they skip (and fail under CI=true).
 set -eu
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
+command -v prometheus >/dev/null 2>&1 || case "$need" in *prometheus*) ;; *) need="$need prometheus" ;; esac
+# openssl makes the webhook tests' serving certificates.
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

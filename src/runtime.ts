@@ -24,7 +24,8 @@ export interface RuntimeDeps {
   readonly log: Logger;
   readonly metrics: SidecarMetrics;
   readonly capabilities: readonly Capability[];
-  readonly onDecision: (decision: Decision, req: AuthzRequest) => void;
+  /** False: the decision could not be recorded (see Capability.onDecision). */
+  readonly onDecision: (decision: Decision, req: AuthzRequest) => boolean;
   /** False when the audit trail cannot record another decision (then the decision is a deny). */
   readonly canRecord?: () => boolean;
 }

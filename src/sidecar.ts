@@ -108,7 +108,10 @@ export class Sidecar {
 
   readinessReport(): Record<string, boolean> {
     const report: Record<string, boolean> = { identity: this.identityReady };
-    for (const c of this.capabilities) report[c.name] = c.isReady();
+    for (const c of this.capabilities) {
+      report[c.name] = c.isReady();
+      if (c.readinessChecks) Object.assign(report, c.readinessChecks());
+    }
     return report;
   }
 
@@ -155,7 +158,9 @@ export class Sidecar {
       metrics: this.metrics,
       capabilities: this.capabilities,
       onDecision: (decision, req) => {
-        for (const c of this.capabilities) c.onDecision?.(decision, req);
+        let recorded = true;
+        for (const c of this.capabilities) if (c.onDecision?.(decision, req) === false) recorded = false;
+        return recorded;
       },
       canRecord: this.audit ? () => this.audit!.canAccept() : undefined,
     });

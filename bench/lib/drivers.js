@@ -90,10 +90,13 @@ export function probeHttp(port, path, headers) {
 /**
  * h2load against a gRPC server. `bodyFile` holds the framed CheckRequest;
  * `logFile` is scratch space for per-request latencies (removed afterwards).
+ * `clients` HTTP/2 connections (default 1) of `streams` each; with `rps`, a
+ * fixed total rate (h2load --rps is per connection, so rps/clients each).
  */
-export async function runH2load({ port, bodyFile, streams, durationS, warmupS, logFile }) {
+export async function runH2load({ port, bodyFile, streams, durationS, warmupS, logFile, clients = 1, rps }) {
   const args = [
-    '-c', '1', '-t', '1', '-m', String(streams),
+    '-c', String(clients), '-t', '1', '-m', String(streams),
+    ...(rps === undefined ? [] : [`--rps=${rps / clients}`]),
     '-D', String(durationS), `--warm-up-time=${warmupS}`,
     '-d', bodyFile,
     '-H', 'content-type: application/grpc',
@@ -113,7 +116,7 @@ export async function runH2load({ port, bodyFile, streams, durationS, warmupS, l
     // are neither successes nor errors.
     errors: summary.failed + summary.errored + summary.timeout + summary.non2xx,
     requests: latenciesUs.completed.length,
-    generator: { tool: 'h2load', reported_rps: summary.rps, ...summary },
+    generator: { tool: 'h2load', reported_rps: summary.rps, ...(rps === undefined ? {} : { target_rps: rps, clients }), ...summary },
   };
 }
 

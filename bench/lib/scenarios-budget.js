@@ -11,6 +11,7 @@
 // budget-less sidecar). The limits in budget.yaml are unreachable, and the
 // run fails if any request is refused, if Redis reports an error, or if fewer
 // requests were charged than were answered.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCounterCheck } from './capability-checks.js';
@@ -32,6 +33,15 @@ const COUNTERS = {
   redis_errors: ['authz_budget_redis_errors_total'],
   redis_charge_calls: ['authz_budget_redis_duration_seconds_count', { op: 'charge' }],
   lease_grants: ['authz_budget_lease_grants_total'],
+  redis_batches: ['authz_budget_redis_batch_charges_count'],
+  replies_refused: ['authz_budget_redis_replies_refused_total'],
+  cpu_s: ['process_cpu_seconds_total'],
+};
+
+/** The budget-less sidecar's counters: decisions and CPU, for its CPU µs per decision. */
+const OFF_COUNTERS = {
+  decisions: ['authz_decisions_total'],
+  cpu_s: ['process_cpu_seconds_total'],
 };
 
 /** Throws unless every answered request was charged and none refused; returns the line's budget fields. */
@@ -39,6 +49,7 @@ function judgeBudget(d, result, extra, scenario) {
   const problems = [];
   if (d.exhausted > 0) problems.push(`${d.exhausted} requests refused by a budget (authz_budget_exhausted_total)`);
   if (d.redis_errors > 0) problems.push(`${d.redis_errors} Redis errors (authz_budget_redis_errors_total)`);
+  if (d.replies_refused > 0) problems.push(`${d.replies_refused} Redis replies refused (authz_budget_redis_replies_refused_total)`);
   if (d.charged_local > 0) problems.push(`${d.charged_local} charges fell back to local counters`);
   if (d.charged < result.requests) problems.push(`only ${d.charged} charges for ${result.requests} answered requests: is the budget stage on the route?`);
   if (problems.length > 0) throw new Error(`${scenario.name}: ${problems.join('; ')}`);
@@ -46,10 +57,44 @@ function judgeBudget(d, result, extra, scenario) {
   return {
     budget_charged: d.charged,
     budget_paths: { memory: d.charged_memory, redis: d.charged_redis, lease: d.charged_lease },
-    // Round trips per decision: 1 for plain redis; leases should bring it near 0.
+    // Round trips per decision: at most 1 for plain redis (less when charges are batched); leases bring it near 0.
     redis_calls_per_decision: Number((d.redis_charge_calls / charged).toFixed(4)),
+    charges_per_redis_call: d.redis_batches > 0 ? Number((charged / d.redis_batches).toFixed(2)) : 0,
+    // From the sidecar's own process_cpu_seconds_total, over the scenario (warm-up included).
+    sidecar_cpu_us_per_decision: Math.round((d.cpu_s * 1e6) / charged),
     lease_grants: d.lease_grants,
     budget_warnings: d.warnings,
+  };
+}
+
+function judgeOff(d) {
+  return { sidecar_cpu_us_per_decision: d.decisions > 0 ? Math.round((d.cpu_s * 1e6) / d.decisions) : 0 };
+}
+
+/** CPU seconds a process has used (utime + stime from /proc; Linux only, else undefined). */
+function processCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Adds redis-server's CPU µs per charged decision to the scenario's line. */
+function withRedisCpu(sidecar, pid) {
+  return {
+    ...sidecar,
+    async beginScenario(scenario) {
+      const finish = await sidecar.beginScenario(scenario);
+      const before = processCpuSeconds(pid);
+      return async (result, extra, baselineLine) => {
+        const fields = await finish(result, extra, baselineLine);
+        const after = processCpuSeconds(pid);
+        if (before === undefined || after === undefined || !fields.budget_charged) return fields;
+        return { ...fields, redis_cpu_us_per_decision: Math.round(((after - before) * 1e6) / fields.budget_charged) };
+      };
+    },
   };
 }
 
@@ -73,7 +118,7 @@ async function redisBudgetSidecar(ctx, { leases }) {
     throw err;
   }
   return {
-    ...sidecar,
+    ...withRedisCpu(sidecar, redis.pid),
     stop: async () => {
       // The sidecar first: it gives its leases back to Redis on close.
       await sidecar.stop();
@@ -83,7 +128,9 @@ async function redisBudgetSidecar(ctx, { leases }) {
 }
 
 export const BUDGET_TARGETS = {
-  budget_off: { start: (ctx) => startSidecar({ config: PLAIN, cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin }) },
+  budget_off: {
+    start: async (ctx) => withCounterCheck(await startSidecar({ config: PLAIN, cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin }), OFF_COUNTERS, judgeOff),
+  },
   budget_memory: { start: (ctx) => budgetSidecar(ctx) },
   budget_redis: { start: (ctx) => redisBudgetSidecar(ctx, { leases: false }) },
   budget_redis_leases: { start: (ctx) => redisBudgetSidecar(ctx, { leases: true }) },

@@ -1,20 +1,30 @@
-// The audit capability: parses the `audit:` section, opens the sinks and the
-// spool in the background, and records every decision through onDecision.
-import { resolve } from 'node:path';
+// The audit capability: the write-ahead trail on the decision thread, the
+// shipper thread that replicates it to the remote sinks, their metrics.
+//
+// onDecision appends the decision's event to the trail (one write into the
+// page cache) and returns before the transport answers, so an answer never
+// leaves without its event on disk. When the append fails it returns false
+// and, with on_full=deny, the authorizer turns the answer into a deny
+// `audit_unavailable` (no unaudited access); with drop it is counted.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Capability, CapabilityDeps } from '../decision/capability.js';
 import type { AuthzRequest, Decision } from '../decision/types.js';
-import { parseAuditConfig, type AuditConfig } from './config.js';
-import { KafkaOutlet } from './kafka-outlet.js';
+import { parseAuditConfig, remoteSinksOf, trailConfigOf, type AuditConfig, type KafkaSinkConfig } from './config.js';
+import { eventJson } from './event.js';
+import { BREAKS_FILE } from './hash-chain.js';
 import { AuditMetrics } from './metrics.js';
-import { AuditPipeline, type LocalSink } from './pipeline.js';
-import { JsonlSink } from './sinks/jsonl-sink.js';
-import { KafkaSink } from './sinks/kafka-sink.js';
-import { StdoutSink } from './sinks/stdout-sink.js';
-import { Spool } from './spool.js';
+import { remoteSinkNames } from './shipping/remote-sinks.js';
+import type { ShipperProgress } from './shipping/shipper.js';
+import { ShipperSupervisor } from './shipping/supervisor.js';
+import { TrailWriter } from './trail/trail-writer.js';
 
 export interface AuditCapability extends Capability {
-  /** False when the queue (and spool) are full and on_full=deny: deny with 'audit_unavailable'. */
+  /** False when audit cannot record and on_full=deny: deny with 'audit_unavailable' without deciding. */
   canAccept(): boolean;
+  /** The shipper thread's supervisor (undefined without remote sinks). */
+  readonly shipper: ShipperSupervisor | undefined;
 }
 
 export interface AuditCapabilityOptions {
@@ -22,86 +32,192 @@ export interface AuditCapabilityOptions {
   readonly stdout?: NodeJS.WritableStream;
 }
 
+interface SinkState {
+  progress: ShipperProgress | undefined;
+}
+
+const TIMESTAMP_RE = /"timestamp":"([^"]{1,40})"/;
+
 export function createAuditCapability(section: unknown, deps: CapabilityDeps, options: AuditCapabilityOptions = {}): AuditCapability {
   const config = parseAuditConfig(section);
   const log = deps.log.child({ room: 'audit' });
-  let spool: Spool | undefined;
-  const metrics: AuditMetrics = new AuditMetrics(deps.metrics.registry, {
-    queueDepth: (): number => pipeline.queueDepth,
-    spoolBytes: (): number => spool?.bytes ?? 0,
-  });
-  const pipeline: AuditPipeline = new AuditPipeline({
-    capacity: config.queue.capacity,
-    batchMax: config.batch.max_events,
-    batchWaitMs: config.batch.max_wait_ms,
-    onFull: config.on_full,
-    drainTimeoutMs: config.drain_timeout_ms,
-    retryBackoffMs: 100,
-  }, metrics, log);
+  const trailConfig = trailConfigOf(config);
+  const trailDir = trailConfig ? resolve(deps.baseDir, trailConfig.dir) : undefined;
+  const remote = remoteSinksOf(config);
+  const remoteNames = remoteSinkNames(remote);
+  const stdout = config.sinks.some((s) => 'stdout' in s) ? (options.stdout ?? process.stdout) : undefined;
+  const deny = config.on_full === 'deny';
+  const sinks = new Map<string, SinkState>(remoteNames.map((n) => [n, { progress: undefined }]));
+  let trail: TrailWriter | undefined;
+  let shipper: ShipperSupervisor | undefined;
+  let recordedBreaks = 0;
+  let opened = trailDir === undefined;
+  let closed = false;
 
-  let ready = false;
-  const opening = openParts(config, deps.baseDir, log, metrics, options).then((parts) => {
-    spool = parts.spool;
-    pipeline.start(parts);
-    ready = true;
-    log.info({ sinks: config.sinks.map((s) => Object.keys(s)[0]), on_full: config.on_full }, 'audit pipeline started');
+  const metrics: AuditMetrics = new AuditMetrics(deps.metrics.registry, remoteNames, {
+    trailBytes: () => trail?.bytes ?? 0,
+    backlogBytes: (sink) => backlog(trail, sinks.get(sink)?.progress).bytes,
+    oldestUnshippedAgeSeconds: (sink) => oldestUnshippedAge(trail, trailDir, sinks.get(sink)?.progress),
+    sinkUp: (sink) => sinks.get(sink)?.progress?.connected ?? false,
+    chainBreaks: () => recordedBreaks,
+    trailErrors: () => ({ write: trail?.writeErrors ?? 0, fsync: trail?.fsyncErrors ?? 0, head: trail?.headErrors ?? 0 }),
   });
-  opening.catch((err: unknown) => log.error({ err: String(err) }, 'audit pipeline could not start; decisions will be denied once the queue fills'));
+
+  const opening = (async () => {
+    if (trailDir === undefined || trailConfig === undefined) return;
+    trail = await TrailWriter.open({
+      dir: trailDir, fsync: trailConfig.fsync, fsyncIntervalMs: trailConfig.fsync_interval_ms,
+      segmentBytes: trailConfig.segment_bytes, maxBytes: trailConfig.max_bytes, log,
+    }).catch((err: unknown) => {
+      throw new Error(`audit trail ${trailDir}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    if (trail.torn) metrics.tornTails.inc();
+    recordedBreaks = countLines(join(trailDir, BREAKS_FILE));
+    if (remoteNames.length > 0) {
+      trail.setShippedSeq(0); // nothing is known shipped until the shipper reports
+      shipper = new ShipperSupervisor({
+        sinks: remote,
+        options: shipperOptions(config, trailDir),
+        logLevel: (log as unknown as { level?: string }).level ?? 'info',
+      }, {
+        onProgress: (reports) => {
+          let shipped = Infinity;
+          for (const p of reports) {
+            const state = sinks.get(p.sink);
+            if (state === undefined) continue;
+            state.progress = p;
+            metrics.delivered.inc({ sink: p.sink }, p.delivered);
+            metrics.sinkErrors.inc({ sink: p.sink }, p.errors);
+            metrics.quarantined.inc({ sink: p.sink }, p.quarantined);
+            metrics.checkpointResets.inc({ sink: p.sink }, p.checkpointResets);
+            for (const s of p.batchSeconds) metrics.sinkLatency.observe({ sink: p.sink }, s);
+          }
+          for (const state of sinks.values()) shipped = Math.min(shipped, state.progress?.position.seq ?? 0);
+          trail?.setShippedSeq(shipped);
+        },
+        onRestart: () => metrics.shipperRestarts.inc(),
+      }, log);
+      shipper.start();
+    }
+    opened = true;
+    log.info({ trail: trailDir, fsync: trailConfig.fsync, sinks: config.sinks.map((s) => Object.keys(s)[0]), on_full: config.on_full },
+      'audit trail open');
+  })();
+  opening.catch((err: unknown) => log.error({ err: String(err) }, 'audit could not start; decisions are denied (on_full=deny) or unaudited (drop)'));
+
+  const record = (decision: Decision, req: AuthzRequest): boolean => {
+    metrics.emitted++;
+    let json: string;
+    try {
+      json = eventJson(decision, req);
+    } catch (err) {
+      // Cannot happen with well-formed decisions; the answer path must not throw either way.
+      log.error({ err: String(err) }, 'audit: could not serialize an event');
+      metrics.droppedTrailError++;
+      return !deny;
+    }
+    if (stdout !== undefined) {
+      stdout.write(json + '\n');
+      metrics.stdoutWritten++;
+    }
+    if (trailDir === undefined) return true;
+    if (trail === undefined || closed) {
+      metrics.droppedTrailError++;
+      return !deny;
+    }
+    if (trail.append(json)) {
+      metrics.written++;
+      return true;
+    }
+    if (trail.full) metrics.droppedTrailFull++;
+    else metrics.droppedTrailError++;
+    return !deny;
+  };
 
   return {
     name: 'audit',
-    onDecision: (decision: Decision, req: AuthzRequest) => pipeline.record(decision, req),
-    canAccept: () => pipeline.canAccept(),
-    isReady: () => ready,
+    onDecision: record,
+    canAccept: () => !deny || (opened && !closed && !(trail?.full ?? false)),
+    get shipper() {
+      return shipper;
+    },
+    // Not ready while the trail cannot be written: no traffic should be sent to a sidecar that cannot audit it.
+    isReady: () => opened && !(trail?.failing ?? false),
+    readinessChecks: () => ({
+      audit_trail_writable: opened && !(trail?.failing ?? false),
+      audit_chain_intact: recordedBreaks === 0,
+    }),
     ready: () => opening,
     close: async () => {
       await opening.catch(() => undefined);
-      await pipeline.close();
+      closed = true;
+      const deadline = Date.now() + config.drain_timeout_ms;
+      // The lock is held until shipping stopped: a successor must not ship the same trail alongside.
+      await trail?.close({ keepLock: true });
+      await shipper?.drain(deadline);
+      trail?.unlock();
     },
   };
 }
 
-async function openParts(config: AuditConfig, baseDir: string, log: CapabilityDeps['log'], metrics: AuditMetrics,
-  options: AuditCapabilityOptions) {
-  const localSinks: LocalSink[] = [];
-  let kafka: KafkaSink | undefined;
-  for (const s of config.sinks) {
-    if ('jsonl' in s) {
-      const dir = resolve(baseDir, s.jsonl.dir);
-      localSinks.push(await JsonlSink.open({ dir, fsync: s.jsonl.fsync, log }).catch((err: unknown) => {
-        throw new Error(`audit jsonl sink: cannot open ${dir}: ${String(err)}`);
-      }));
-    } else if ('stdout' in s) {
-      localSinks.push(new StdoutSink(options.stdout));
-    } else {
-      kafka = new KafkaSink(s.kafka, log);
-    }
-  }
-  let spool: Spool | undefined;
-  let outlet: KafkaOutlet | undefined;
-  const kafkaConfig = config.sinks.find((s) => 'kafka' in s);
-  if (kafka && kafkaConfig && 'kafka' in kafkaConfig) {
-    const dir = resolve(baseDir, config.spool.dir);
-    spool = await Spool.open({
-      dir, maxBytes: config.spool.max_bytes, fsync: config.spool.fsync, fsyncIntervalMs: config.spool.fsync_interval_ms, log,
-    }).catch((err: unknown) => {
-      throw new Error(`audit spool: cannot open ${dir}: ${String(err)}`);
-    });
-    const k = kafkaConfig.kafka;
-    outlet = new KafkaOutlet(kafka, spool, {
-      onFull: config.on_full, batchMax: config.batch.max_events,
-      backoffMinMs: k.retry_backoff_ms.min, backoffMaxMs: k.retry_backoff_ms.max,
-    }, metrics, log, k.timeout_ms);
-  }
-  const openedSpool = spool;
-  const openedKafka = kafka;
+function shipperOptions(config: AuditConfig, dir: string) {
+  const kafka: KafkaSinkConfig | undefined = remoteSinksOf(config).kafka;
   return {
-    localSinks,
-    outlet,
-    spool,
-    closeRest: async () => {
-      await openedSpool?.close();
-      await openedKafka?.close();
-    },
+    dir,
+    batchMax: config.batch.max_events,
+    pollMs: Math.max(1, config.batch.max_wait_ms),
+    backoffMinMs: kafka?.retry_backoff_ms.min ?? 200,
+    backoffMaxMs: kafka?.retry_backoff_ms.max ?? 5000,
   };
+}
+
+/** Trail bytes past a sink's position. */
+function backlog(trail: TrailWriter | undefined, p: ShipperProgress | undefined): { bytes: number } {
+  if (trail === undefined) return { bytes: 0 };
+  const segs = trail.segments;
+  const i = p === undefined ? -1 : segs.findIndex((s) => s.name === p.position.file);
+  if (i < 0 || p === undefined) return { bytes: trail.bytes };
+  let bytes = Math.max(0, (segs[i]?.size ?? 0) - p.position.offset);
+  for (let k = i + 1; k < segs.length; k++) bytes += segs[k]?.size ?? 0;
+  return { bytes };
+}
+
+/** Age of the first event past the sink's position, read from the trail at scrape time (so a dead shipper still shows). */
+function oldestUnshippedAge(trail: TrailWriter | undefined, dir: string | undefined, p: ShipperProgress | undefined): number {
+  if (trail === undefined || dir === undefined || backlog(trail, p).bytes === 0) return 0;
+  const segs = trail.segments;
+  let file = p?.position.file;
+  let offset = p?.position.offset ?? 0;
+  const i = segs.findIndex((s) => s.name === file);
+  if (i < 0) {
+    file = segs[0]?.name;
+    offset = 0;
+  } else if (offset >= (segs[i]?.size ?? 0) && segs[i + 1] !== undefined) {
+    file = segs[i + 1]?.name;
+    offset = 0;
+  }
+  if (file === undefined) return 0;
+  try {
+    const fd = openSync(join(dir, file), 'r');
+    const buf = Buffer.alloc(4096);
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    const m = TIMESTAMP_RE.exec(buf.toString('utf8', 0, n));
+    const at = m ? Date.parse(m[1] as string) : NaN;
+    return Number.isNaN(at) ? 0 : Math.max(0, (Date.now() - at) / 1000);
+  } catch {
+    return 0;
+  }
+}
+
+function countLines(path: string): number {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
+  } catch {
+    return 0;
+  }
 }

@@ -75,7 +75,8 @@ export function auditVerifyCommand(args: string[], io: CliIo): Promise<number> {
       io.stdout.write(`TAMPERED ${p.file}:${p.line}: ${p.message}\n`);
       return 1;
     }
-    io.stdout.write(`ok: ${report.events} events in ${report.files} file(s); head seq ${report.lastSeq} ${report.lastHash}\n`);
+    const torn = report.torn ? `; torn last line ${report.torn.file}:${report.torn.line} (a crash mid-append, not tampering)` : '';
+    io.stdout.write(`ok: ${report.events} events in ${report.files} file(s); head seq ${report.lastSeq} ${report.lastHash}${torn}\n`);
     return 0;
   });
 }

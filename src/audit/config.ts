@@ -1,5 +1,10 @@
 // The `audit:` config section. Relative directories resolve against the
 // config file's directory (CapabilityDeps.baseDir).
+//
+// The jsonl sink is the write-ahead trail: every decision is appended to it
+// on the decision thread before its answer leaves. Remote sinks (kafka, and
+// any sink in shipping/remote-sinks.ts) are replicas shipped from that trail
+// off the decision thread, so they need a jsonl sink to ship from.
 import { z } from 'zod';
 import { describeIssues } from '../config/parse-section.js';
 
@@ -8,21 +13,33 @@ const kafkaSinkSchema = z.strictObject({
   topic: z.string().min(1).default('authz-audit'),
   client_id: z.string().min(1).default('authz-sidecar-audit'),
   compression: z.enum(['gzip', 'none']).default('gzip'),
-  /** Deadline for one delivery attempt (connect + produce + ack); past it the batch is spooled. */
+  /** Deadline for one delivery attempt (connect + produce + ack); past it the batch is retried from the trail. */
   timeout_ms: z.number().int().positive().default(5000),
   /** CloudEvents `source` attribute (a URI-reference); defaults to /authz-sidecar/<hostname>. */
   source: z.string().min(1).optional(),
-  /** Backoff between replay attempts while Kafka is unavailable. */
+  /** Backoff between delivery attempts while Kafka is unavailable. */
   retry_backoff_ms: z.strictObject({
     min: z.number().int().positive().default(200),
     max: z.number().int().positive().default(5000),
   }).prefault({}),
 });
 
+/** always: fdatasync after every event; interval: every fsync_interval_ms; never: the OS decides. */
+export const FSYNC_POLICIES = ['always', 'interval', 'never'] as const;
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+
+const MIB = 1024 * 1024;
+
 const jsonlSinkSchema = z.strictObject({
   dir: z.string().min(1),
-  /** fsync each appended batch (and the chain head) before counting it delivered. */
-  fsync: z.boolean().default(true),
+  // `true`/`false` were the settings before the trail became the write-ahead log.
+  fsync: z.union([z.enum(FSYNC_POLICIES), z.boolean()]).default('interval')
+    .transform((v): FsyncPolicy => (v === true ? 'always' : v === false ? 'never' : v)),
+  fsync_interval_ms: z.number().int().positive().default(100),
+  /** A segment file is closed and a new one started past this size (and at each UTC day). */
+  segment_bytes: z.number().int().min(64 * 1024).default(64 * MIB),
+  /** Trail disk use: past it the oldest segments every remote sink has shipped are deleted; never an unshipped one. */
+  max_bytes: z.number().int().min(128 * 1024).default(1024 * MIB),
 });
 
 const sinkSchema = z.union([
@@ -33,36 +50,42 @@ const sinkSchema = z.union([
 
 export const auditConfigSchema = z.strictObject({
   sinks: z.array(sinkSchema).min(1),
-  queue: z.strictObject({ capacity: z.number().int().positive().default(20_000) }).prefault({}),
+  /** Shipping batches (read from the trail by the shipper thread). */
   batch: z.strictObject({
-    // Kafka batches are encoded on the event loop: 500 events held decisions
-    // back (p99 ~24 ms in bench/), 100 kept p99 ~6 ms at the same throughput.
-    max_events: z.number().int().positive().default(100),
-    max_wait_ms: z.number().int().nonnegative().default(50),
+    max_events: z.number().int().positive().default(500),
+    max_wait_ms: z.number().int().nonnegative().default(20),
   }).prefault({}),
-  spool: z.strictObject({
-    dir: z.string().min(1).default('audit-spool'),
-    max_bytes: z.number().int().positive().default(1024 * 1024 * 1024),
-    /** always: fsync before a spooled batch counts; batch: group fsync every fsync_interval_ms; never: the OS decides. */
-    fsync: z.enum(['always', 'batch', 'never']).default('batch'),
-    fsync_interval_ms: z.number().int().positive().default(200),
-  }).prefault({}),
-  /** Queue (and spool) full: deny new requests (no unaudited access) or drop their events and count them. */
+  /** Trail unwritable or at max_bytes with nothing shipped to delete: deny (no unaudited access) or drop and count. */
   on_full: z.enum(['deny', 'drop']).default('deny'),
-  /** close()/SIGTERM: how long to keep delivering before spooling what is left. */
+  /** close()/SIGTERM: how long the shipper keeps delivering before leaving the rest in the trail for the next start. */
   drain_timeout_ms: z.number().int().nonnegative().default(5000),
 });
 
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 export type KafkaSinkConfig = z.output<typeof kafkaSinkSchema>;
 export type JsonlSinkConfig = z.output<typeof jsonlSinkSchema>;
-export type SpoolConfig = AuditConfig['spool'];
+export type RemoteSinkConfigs = { kafka?: KafkaSinkConfig };
 
 /** Parses the raw section, throwing an Error whose message names every bad field. */
 export function parseAuditConfig(section: unknown): AuditConfig {
   const parsed = auditConfigSchema.safeParse(section);
   if (!parsed.success) throw new Error(`invalid audit config: ${describeIssues(parsed.error.issues, 'audit')}`);
-  const kafkaSinks = parsed.data.sinks.filter((s) => 'kafka' in s).length;
-  if (kafkaSinks > 1) throw new Error('invalid audit config: audit.sinks: at most one kafka sink');
+  const count = (kind: string): number => parsed.data.sinks.filter((s) => kind in s).length;
+  if (count('kafka') > 1) throw new Error('invalid audit config: audit.sinks: at most one kafka sink');
+  if (count('jsonl') > 1) throw new Error('invalid audit config: audit.sinks: at most one jsonl sink (the trail)');
+  if (count('kafka') > 0 && count('jsonl') === 0) {
+    throw new Error('invalid audit config: audit.sinks: kafka is shipped from the local trail; add a jsonl sink ({ jsonl: { dir: ... } })');
+  }
   return parsed.data;
+}
+
+export function trailConfigOf(config: AuditConfig): JsonlSinkConfig | undefined {
+  for (const s of config.sinks) if ('jsonl' in s) return s.jsonl;
+  return undefined;
+}
+
+export function remoteSinksOf(config: AuditConfig): RemoteSinkConfigs {
+  const out: RemoteSinkConfigs = {};
+  for (const s of config.sinks) if ('kafka' in s) out.kafka = s.kafka;
+  return out;
 }

@@ -1,13 +1,34 @@
-// The audit event: what one decision leaves behind. `captureEvent` runs on the
-// decision path, so it only copies fields (no formatting, no I/O); the
-// flusher turns the capture into the versioned wire form (`toWireEvent`).
+// The audit event: what one decision leaves behind, in its versioned wire
+// form (`toWireEvent`), serialized once on the decision thread and appended
+// to the write-ahead trail before the answer leaves.
 // Never copied: tokens, credentials, headers other than traceparent, bodies, query strings.
+// Every string that comes from outside (a token's subject, a bundle's
+// revision, a remote OpenFGA's model id, a path, a stage's reason) is cut to
+// a bound, so one event stays far below MAX_EVENT_BYTES whatever they hold.
 import type { AuthzRequest, Decision } from '../decision/types.js';
 import { traceIdFrom } from './trace-context.js';
 
 export const AUDIT_SCHEMA_VERSION = 1;
 
 export type AuditResult = 'allow' | 'deny' | 'error';
+
+/** Bounds for strings from outside (UTF-16 units; at most 3 bytes each in UTF-8). */
+export const FIELD_MAX = 256;
+export const PRINCIPAL_MAX = 512;
+export const PATH_MAX = 2048;
+const BUDGET_KEYS_MAX = 16;
+/** No event is larger (the field bounds above keep one below ~40 KiB); readers treat a longer line as corrupt. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+const TRUNCATED = '…[truncated]';
+
+/** `s`, or its first `max` units marked as truncated. */
+export function bounded(s: string, max = FIELD_MAX): string {
+  return s.length <= max ? s : s.slice(0, max) + TRUNCATED;
+}
+
+function boundedOrNull(s: string | undefined | null, max = FIELD_MAX): string | null {
+  return s === undefined || s === null ? null : bounded(String(s), max);
+}
 
 /** The decision-time capture, kept in the queue until flushed. */
 export interface CapturedEvent {
@@ -80,38 +101,38 @@ export function toWireEvent(c: CapturedEvent): AuditEventV1 {
   return {
     schema_version: AUDIT_SCHEMA_VERSION,
     timestamp: new Date(c.at).toISOString(),
-    decision_id: d.decisionId,
-    tenant_id: d.resource?.tenant ?? p?.tenant ?? null,
-    principal: p?.id ?? null,
-    principal_kind: p?.kind ?? null,
-    principal_tenant: realPrincipal ? (p.tenant ?? null) : null,
-    action: d.action ?? null,
-    resource_type: d.resource?.type ?? null,
-    resource_id: d.resource?.id ?? null,
+    decision_id: bounded(d.decisionId),
+    tenant_id: boundedOrNull(d.resource?.tenant ?? p?.tenant),
+    principal: boundedOrNull(p?.id, PRINCIPAL_MAX),
+    principal_kind: boundedOrNull(p?.kind),
+    principal_tenant: realPrincipal ? boundedOrNull(p.tenant) : null,
+    action: boundedOrNull(d.action),
+    resource_type: boundedOrNull(d.resource?.type),
+    resource_id: boundedOrNull(d.resource?.id, PRINCIPAL_MAX),
     result: resultOf(d),
     status: d.status,
-    reason: d.reason,
-    stage: d.stage,
+    reason: bounded(d.reason),
+    stage: bounded(d.stage),
     enforcement: d.mode,
-    would_deny_reason: d.wouldDeny?.reason ?? null,
-    would_deny_stage: d.wouldDeny?.stage ?? null,
+    would_deny_reason: boundedOrNull(d.wouldDeny?.reason),
+    would_deny_stage: boundedOrNull(d.wouldDeny?.stage),
     would_deny_status: d.wouldDeny?.status ?? null,
-    route: d.route ?? null,
-    method: c.method,
-    path: c.path,
+    route: boundedOrNull(d.route),
+    method: bounded(c.method),
+    path: bounded(c.path, PATH_MAX),
     transport: c.transport,
     policy_revision: stringAnnotation(d.annotations.policy_revision),
     fga_model_id: stringAnnotation(d.annotations.fga_model_id),
     budget: figures(d.annotations.budget),
     latency_ms: Math.round(d.durationSeconds * 1e6) / 1e3,
-    client_ip: c.clientIp ?? null,
-    request_id: c.requestId,
+    client_ip: boundedOrNull(c.clientIp),
+    request_id: bounded(c.requestId),
     trace_id: traceIdFrom(c.traceparent),
   };
 }
 
 function stringAnnotation(v: unknown): string | null {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return bounded(v);
   if (typeof v === 'number') return String(v);
   return null;
 }
@@ -124,14 +145,19 @@ function figures(v: unknown, depth = 0): Record<string, unknown> | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const out: Record<string, unknown> = {};
   let any = false;
+  let keys = 0;
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    if (typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') {
-      out[k] = x;
+    if (++keys > BUDGET_KEYS_MAX) break;
+    if (typeof x === 'number' || typeof x === 'boolean') {
+      out[bounded(k, 64)] = x;
+      any = true;
+    } else if (typeof x === 'string') {
+      out[bounded(k, 64)] = bounded(x);
       any = true;
     } else if (depth === 0) {
       const nested = figures(x, 1);
       if (nested !== null) {
-        out[k] = nested;
+        out[bounded(k, 64)] = nested;
         any = true;
       }
     }
@@ -139,13 +165,21 @@ function figures(v: unknown, depth = 0): Record<string, unknown> | null {
   return any ? out : null;
 }
 
-/** An event on its way to the sinks: the wire object and its JSON text (serialized once). */
-export interface OutboundEvent {
-  readonly event: AuditEventV1;
-  readonly json: string;
+/** The event's JSON text, as appended to the trail (before the chain fields). */
+export function eventJson(decision: Decision, req: AuthzRequest): string {
+  CAPTURE.at = Date.now();
+  CAPTURE.decision = decision;
+  CAPTURE.requestId = req.requestId;
+  CAPTURE.clientIp = req.source.address;
+  CAPTURE.traceparent = req.headers.traceparent;
+  CAPTURE.method = req.method;
+  CAPTURE.path = req.path;
+  CAPTURE.transport = req.transport;
+  return JSON.stringify(toWireEvent(CAPTURE));
 }
 
-export function toOutbound(c: CapturedEvent): OutboundEvent {
-  const event = toWireEvent(c);
-  return { event, json: JSON.stringify(event) };
-}
+/** One capture reused by eventJson (synchronous, on one thread): no allocation per decision for it. */
+const CAPTURE: { -readonly [K in keyof CapturedEvent]: CapturedEvent[K] } = {
+  at: 0, decision: undefined as unknown as Decision, requestId: '', clientIp: undefined, traceparent: undefined,
+  method: '', path: '', transport: '',
+};

@@ -1,20 +1,34 @@
-// The JSONL hash chain, shared by the writer and by `audit verify`.
+// The JSONL hash chain, shared by the writer, the shipper and `audit verify`.
 // Each line is one event's JSON with two trailing fields:
 //   "seq": 1, 2, 3...   — position in the chain, continuing across files and restarts
 //   "prev_hash": hex SHA-256 of the previous line's exact bytes (without '\n');
 //                64 zeros for the first line of the chain.
-// The head file records the last line written, so a cut tail is detectable.
+// The head file records a recent line (written every fsync interval), so a
+// cut tail is detectable; the breaks file records every break the writer
+// found at start, so tamper evidence survives the restart that continues the chain.
 import { createHash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const HEAD_FILE = 'audit-head.json';
-export const AUDIT_FILE_RE = /^audit-(\d{4}-\d{2}-\d{2})\.jsonl$/;
+/** One JSON line per chain break found at start (the chain continued after it). */
+export const BREAKS_FILE = 'audit-breaks.jsonl';
+/** Written when retention deletes the oldest segments: where the remaining chain starts. */
+export const BASE_FILE = 'audit-base.json';
 
 export interface ChainHead {
   readonly file: string;
+  /** 1-based line number of the head line in `file`. */
   readonly line: number;
   readonly seq: number;
+  /** Hash of the head line. */
   readonly hash: string;
+  /** Byte offset where the head line starts in `file` (lets a restart check the tail without reading the file). */
+  readonly offset?: number;
+}
+
+export interface ChainBase {
+  readonly seq: number;
+  readonly prev_hash: string;
 }
 
 export function hashLine(line: string): string {
@@ -26,6 +40,10 @@ export function chainLine(eventJson: string, seq: number, prevHash: string): str
   return `${eventJson.slice(0, -1)},"seq":${seq},"prev_hash":"${prevHash}"}`;
 }
 
-export function auditFileName(at: Date): string {
-  return `audit-${at.toISOString().slice(0, 10)}.jsonl`;
+const SEQ_RE = /,"seq":(\d+),"prev_hash":"([0-9a-f]{64})"\}$/;
+
+/** seq and prev_hash of a chained line, read from its tail (no JSON parse); undefined when it is not one. */
+export function chainFieldsOf(line: string): { seq: number; prevHash: string } | undefined {
+  const m = SEQ_RE.exec(line);
+  return m ? { seq: Number(m[1]), prevHash: m[2] as string } : undefined;
 }

@@ -1,9 +1,8 @@
 // `audit query`: the events in a JSONL audit directory that match simple
-// filters, oldest first. Files before the --since day are skipped unread.
-import { readdir } from 'node:fs/promises';
+// filters, oldest first. Segments that end before the --since day are skipped unread.
 import { join } from 'node:path';
-import { AUDIT_FILE_RE } from './hash-chain.js';
 import { readLines } from './line-reader.js';
+import { listSegments } from './trail/segments.js';
 
 export interface AuditQuery {
   readonly tenant?: string;
@@ -31,11 +30,13 @@ export async function* queryAuditDir(
   onBadLine: (file: string, line: number) => void = () => undefined,
 ): AsyncGenerator<QueryMatch> {
   const sinceDay = q.since === undefined ? undefined : new Date(q.since).toISOString().slice(0, 10);
-  const files = (await readdir(dir)).filter((n) => AUDIT_FILE_RE.test(n)).sort();
+  const segments = await listSegments(dir);
   let found = 0;
-  for (const file of files) {
-    const day = AUDIT_FILE_RE.exec(file)?.[1] as string;
-    if (sinceDay !== undefined && day < sinceDay) continue;
+  for (let i = 0; i < segments.length; i++) {
+    const { name: file } = segments[i] as { name: string };
+    // A segment holds events from the day it was started until the next segment's day.
+    const nextDay = segments[i + 1]?.day;
+    if (sinceDay !== undefined && nextDay !== undefined && nextDay < sinceDay) continue;
     for await (const { text, number, complete } of readLines(join(dir, file))) {
       if (!complete) continue;
       let event: Record<string, unknown>;

@@ -12,6 +12,7 @@ import { MemoryBackend } from './memory-backend.js';
 import { BudgetMetrics } from './metrics.js';
 import { BudgetPlans } from './plan.js';
 import { RedisBackend } from './redis-backend.js';
+import type { RedisTarget } from './redis-connection.js';
 import { budgetStageFactory } from './stage.js';
 import { WindowCache } from './windows.js';
 
@@ -93,13 +94,16 @@ function createBackend(
   const r = config.redis;
   const l = config.leases;
   return new RedisBackend({
-    url: r.url,
+    target: redisTarget(r),
     keyPrefix: r.key_prefix,
     timeoutMs: r.timeout_ms,
     connectTimeoutMs: r.connect_timeout_ms,
     onUnavailable: r.on_unavailable,
     localFraction: r.local_fraction,
     probeIntervalMs: r.probe_interval_ms,
+    maxReplyBytes: r.max_reply_bytes,
+    maxBatch: r.max_batch,
+    minReplicas: r.min_replicas,
     leases: l.enabled
       ? { fraction: typeof l.slice === 'number' ? l.slice : 0, units: typeof l.slice === 'number' ? 0 : l.slice.units, ttlMs: l.ttl_s * 1000 }
       : undefined,
@@ -107,6 +111,16 @@ function createBackend(
     log,
     metrics,
   });
+}
+
+/** One Redis (the default: redis://127.0.0.1:6379), a cluster, or a master behind sentinels. */
+function redisTarget(r: BudgetConfig['redis']): RedisTarget {
+  if (r.cluster !== undefined) return { kind: 'cluster', nodes: r.cluster.nodes };
+  if (r.sentinel !== undefined) {
+    const s = r.sentinel;
+    return { kind: 'sentinel', masterName: s.master_name, sentinels: s.sentinels, username: s.username, password: s.password, tls: s.tls };
+  }
+  return { kind: 'single', url: r.url ?? 'redis://127.0.0.1:6379' };
 }
 
 /** Parses the `budget:` section (throwing an Error naming every bad path) and creates the capability. */

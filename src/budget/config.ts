@@ -57,9 +57,39 @@ export const tenantLimitsSchema = limitsSchema
 export type Limits = z.infer<typeof limitsSchema>;
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>;
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' });
+
+/** The 16,384-slot Redis Cluster: a few seed nodes; ioredis discovers the rest (and follows failovers). */
+const clusterSchema = z
+  .object({
+    /** Seed nodes as redis:// or rediss:// URLs; the first one's scheme and credentials apply to every node. */
+    nodes: z.array(redisUrl).min(1, { error: 'must list at least one node' }).max(64),
+  })
+  .strict();
+
+/** A master found through Redis Sentinel, re-resolved by ioredis on failover. */
+const sentinelSchema = z
+  .object({
+    /** The master's name as the sentinels know it (`sentinel monitor <name> ...`). */
+    master_name: z.string().min(1),
+    /** Sentinels as redis:// or rediss:// URLs; credentials in a URL are the sentinels' own. */
+    sentinels: z.array(redisUrl).min(1, { error: 'must list at least one sentinel' }).max(16),
+    /** Credentials of the master and its replicas (the sentinels' are in their URLs). */
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** TLS to the master and replicas. */
+    tls: z.boolean().default(false),
+  })
+  .strict();
+
+const MiB = 1024 * 1024;
+
 const redisSchema = z
   .object({
-    url: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+    /** A single Redis (the default when neither cluster nor sentinel is set: redis://127.0.0.1:6379). */
+    url: redisUrl.optional(),
+    cluster: clusterSchema.optional(),
+    sentinel: sentinelSchema.optional(),
     /** Every key starts with this; the tenant follows in a hash tag so one tenant's keys share a cluster slot. */
     key_prefix: z.string().default('authz:budget:'),
     /** Deadline of each Redis call on the decision path. */
@@ -72,8 +102,33 @@ const redisSchema = z
     local_fraction: z.number().gt(0).max(1).default(1),
     /** How often an unreachable Redis is probed. */
     probe_interval_ms: z.number().int().positive().default(500),
+    /**
+     * The largest reply the sidecar reads from Redis; a larger one (or one
+     * announcing more) drops the connection. Our own replies are a few KiB.
+     */
+    max_reply_bytes: z.number().int().min(4096).max(512 * MiB).default(MiB),
+    /** Charges carried by one script call at most (concurrent decisions of a tenant are batched; 1 = one call each). */
+    max_batch: z.number().int().min(1).max(1024).default(64),
+    /**
+     * Allow a charge only once this many replicas have it (Redis WAIT after
+     * each script call), so a failover to one of them cannot lose it. 0: off.
+     */
+    min_replicas: z.number().int().min(0).max(16).default(0),
   })
   .strict()
+  .refine((r) => [r.url, r.cluster, r.sentinel].filter((x) => x !== undefined).length <= 1, {
+    error: 'set one of url, cluster or sentinel',
+  })
+  // The tenant's hash tag must be the key's first: a brace in the prefix
+  // would decide the slot instead and scatter or pile up tenants.
+  .refine((r) => r.cluster === undefined || r.min_replicas === 0, {
+    error: 'is not supported with a cluster yet (WAIT would not follow a MOVED script call)',
+    path: ['min_replicas'],
+  })
+  .refine((r) => r.cluster === undefined || !/[{}]/.test(r.key_prefix), {
+    error: 'must not contain { or } with a cluster (the tenant\'s {hash tag} places its keys)',
+    path: ['key_prefix'],
+  })
   .prefault({});
 
 const leasesSchema = z

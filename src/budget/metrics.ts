@@ -9,6 +9,8 @@ export class BudgetMetrics {
   readonly exhausted: Counter<'tenant' | 'budget' | 'reason'>;
   readonly redisSeconds: Histogram<'op'>;
   readonly redisErrors: Counter<'op'>;
+  readonly redisRepliesRefused: Counter<'why'>;
+  readonly batchSize: Histogram;
   readonly leaseGrants: Counter<'tenant'>;
   readonly leaseReturns: Counter<'reason'>;
   readonly reconciled: Counter;
@@ -25,6 +27,10 @@ export class BudgetMetrics {
       ['op'], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
     this.redisErrors = counter(registry, 'authz_budget_redis_errors_total',
       'Redis calls that failed or timed out, by operation.', ['op']);
+    this.redisRepliesRefused = counter(registry, 'authz_budget_redis_replies_refused_total',
+      'Redis replies refused (connection dropped, decisions follow on_unavailable): oversized, protocol (RESP3 type, framing), malformed (not the exact script reply), mismatched (another call\'s answer).', ['why']);
+    this.batchSize = histogram(registry, 'authz_budget_redis_batch_charges', 'Charges carried by one Redis script call.',
+      [], [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024]);
     this.leaseGrants = counter(registry, 'authz_budget_lease_grants_total',
       'Lease slices taken from Redis.', ['tenant']);
     this.leaseReturns = counter(registry, 'authz_budget_lease_returns_total',

@@ -1,57 +1,88 @@
 // The Lua scripts the Redis backend runs. Each runs atomically in Redis, so a
 // check and its charge can never interleave with another sidecar's.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
- * Check every counter, then charge every counter, or none.
- * KEYS[i]: counter i. ARGV: for each i, 4 values: limit, amount, ttl_ms, lease;
- * then the lease fraction (0 when leases are fixed-size units).
- * `lease` > 0 asks for a lease slice on top of the amount: a fraction of what
- * is left after this request (fraction > 0), or up to `lease` units.
- * Reply: {0, refused_i, used...} or {1, 0, used_1, extra_1, used_2, extra_2, ...}.
- * When several counters refuse, the one whose window ends last is named: it
- * is the one Retry-After must wait for.
+ * A batch of charges, each checked and charged as if it ran alone, one after
+ * another: a charge is admitted only if every one of its counters has room
+ * after the charges before it, and then charges all of them (or none).
+ *
+ * KEYS: the distinct counters of the batch.
+ * ARGV[1]: a nonce, echoed first in the reply (a reply meant for another
+ *   call is then recognised, never taken for this one's).
+ * ARGV[2]: the lease fraction (0 when leases are fixed-size units).
+ * ARGV[3k .. 3k+2] for counter k: limit, ttl_ms, lease. `lease` > 0 asks for
+ *   a lease slice on top, once for the batch if a charge on it was admitted:
+ *   a fraction of what is left after the batch (fraction > 0), or up to
+ *   `lease` units.
+ * Then the number of charges, and for each: its number of counters m, then m
+ *   pairs (counter index k, amount).
+ *
+ * Reply, all integers: nonce, number of charges; per charge: admitted (1|0),
+ * the refusing counter's position in the charge (1-based, 0 when admitted),
+ * then per counter of the charge its value (after the charge when admitted,
+ * as found when refused); then per counter k: the slice granted, the
+ * counter's value in Redis at the end. When several counters refuse, the one
+ * whose window ends last is named: it is the one Retry-After must wait for.
  */
 export const CHARGE_LUA = `
-local n = #KEYS
-local fraction = tonumber(ARGV[4 * n + 1])
-local used = {}
-local refused = 0
-local refusedTtl = -1
-for i = 1, n do
-  local u = tonumber(redis.call('GET', KEYS[i]) or '0')
-  used[i] = u
-  local limit = tonumber(ARGV[4 * i - 3])
-  local amount = tonumber(ARGV[4 * i - 2])
-  local ttl = tonumber(ARGV[4 * i - 1])
-  if u + amount > limit and ttl > refusedTtl then
-    refused = i
-    refusedTtl = ttl
+local nkeys = #KEYS
+local fraction = tonumber(ARGV[2])
+local limit, ttl, lease, value, before, admitted = {}, {}, {}, {}, {}, {}
+for k = 1, nkeys do
+  limit[k] = tonumber(ARGV[3 * k])
+  ttl[k] = tonumber(ARGV[3 * k + 1])
+  lease[k] = tonumber(ARGV[3 * k + 2])
+  local v = tonumber(redis.call('GET', KEYS[k]) or '0')
+  value[k] = v
+  before[k] = v
+end
+local p = 3 * nkeys + 3
+local ncharges = tonumber(ARGV[p])
+p = p + 1
+local out = {tonumber(ARGV[1]), ncharges}
+for c = 1, ncharges do
+  local m = tonumber(ARGV[p])
+  p = p + 1
+  local refused = 0
+  local refusedTtl = -1
+  for i = 0, m - 1 do
+    local k = tonumber(ARGV[p + 2 * i])
+    if value[k] + tonumber(ARGV[p + 2 * i + 1]) > limit[k] and ttl[k] > refusedTtl then
+      refused = i + 1
+      refusedTtl = ttl[k]
+    end
   end
+  if refused == 0 then
+    for i = 0, m - 1 do
+      local k = tonumber(ARGV[p + 2 * i])
+      value[k] = value[k] + tonumber(ARGV[p + 2 * i + 1])
+      admitted[k] = true
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+  out[#out + 1] = refused
+  for i = 0, m - 1 do out[#out + 1] = value[tonumber(ARGV[p + 2 * i])] end
+  p = p + 2 * m
 end
-if refused > 0 then
-  local out = {0, refused}
-  for i = 1, n do out[#out + 1] = used[i] end
-  return out
-end
-local out = {1, 0}
-for i = 1, n do
-  local limit = tonumber(ARGV[4 * i - 3])
-  local amount = tonumber(ARGV[4 * i - 2])
-  local ttl = tonumber(ARGV[4 * i - 1])
-  local lease = tonumber(ARGV[4 * i])
+for k = 1, nkeys do
   local extra = 0
-  if lease > 0 then
-    local spare = limit - used[i] - amount
-    if fraction > 0 then extra = math.floor(spare * fraction) else extra = math.min(lease, spare) end
+  if lease[k] > 0 and admitted[k] then
+    local spare = limit[k] - value[k]
+    if fraction > 0 then extra = math.floor(spare * fraction) else extra = math.min(lease[k], spare) end
     if extra < 0 then extra = 0 end
   end
-  local total = amount + extra
-  local v = redis.call('INCRBY', KEYS[i], total)
-  if v == total then redis.call('PEXPIRE', KEYS[i], ttl) end
-  out[#out + 1] = v
+  local total = value[k] - before[k] + extra
+  local v = value[k] + extra
+  if total > 0 then
+    v = redis.call('INCRBY', KEYS[k], total)
+    if v == total then redis.call('PEXPIRE', KEYS[k], ttl[k]) end
+  end
   out[#out + 1] = extra
+  out[#out + 1] = v
 end
 return out
 `;
@@ -94,12 +125,45 @@ export class LuaScript {
   }
 
   /** EVALSHA, falling back to EVAL (which also caches the script) when Redis does not know it yet. */
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       return await client.eval(this.source, keys.length, ...keys, ...args);
     }
+  }
+
+  /**
+   * Runs the script, then WAITs (on the same connection, so it covers the
+   * script's writes) until `replicas` replicas have them or `waitMs` passes.
+   * Resolves the script's reply and how many replicas acknowledged it.
+   */
+  async runReplicated(
+    client: Redis,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    replicas: number,
+    waitMs: number,
+  ): Promise<{ reply: unknown; acknowledged: number }> {
+    // Both are written at once: the WAIT follows the EVALSHA on the socket.
+    const script = client.evalsha(this.sha, keys.length, ...keys, ...args);
+    let wait = client.wait(replicas, waitMs);
+    let reply: unknown;
+    try {
+      reply = await script;
+    } catch (err) {
+      void wait.catch(() => undefined);
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      const loaded = client.eval(this.source, keys.length, ...keys, ...args);
+      wait = client.wait(replicas, waitMs);
+      try {
+        reply = await loaded;
+      } catch (e) {
+        void wait.catch(() => undefined);
+        throw e;
+      }
+    }
+    return { reply, acknowledged: await wait };
   }
 }

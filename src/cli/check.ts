@@ -35,7 +35,9 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   }
   const log = createLogger('warn', io.stderr);
   // A remote key server that is down would otherwise keep the start waiting for ever.
-  const sidecar = await Sidecar.start({ loaded: withColdStartDeadline(loaded), log, listen: false, watch: false, readyTimeoutMs: 10_000 });
+  const sidecar = await Sidecar.start({
+    loaded: withoutAudit(withColdStartDeadline(loaded)), log, listen: false, watch: false, readyTimeoutMs: 10_000,
+  });
   try {
     const decision = await sidecar.decide({ ...req, transport: 'cli' });
     io.stdout.write(`${JSON.stringify(decisionToJson(decision), null, 2)}\n`);
@@ -43,6 +45,16 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   } finally {
     await sidecar.close();
   }
+}
+
+/**
+ * An offline decision answers no one, so it is not audited: the trail belongs
+ * to the sidecar serving this config, whose lock would (rightly) refuse a
+ * second writer.
+ */
+function withoutAudit(loaded: LoadedConfig): LoadedConfig {
+  const { audit: _audit, ...raw } = loaded.raw;
+  return { ...loaded, raw };
 }
 
 /**

@@ -16,7 +16,19 @@ export async function runExtension(command: string, args: string[], io: CliIo): 
     if (sub === 'query') return audit.auditQueryCommand(rest, io);
     throw usageError('usage: authz-sidecar audit verify DIR | audit query DIR [--tenant --action --result --since --limit]');
   }
+  if (command === 'inject') return injectCommand(args, io);
   return undefined;
+}
+
+async function injectCommand(args: string[], io: CliIo): Promise<number> {
+  const k8s = await import('../kubernetes/cli.js');
+  try {
+    if (args[0] === 'serve') return await k8s.injectServeCommand(args.slice(1), io, createLogger('info'));
+    return await k8s.injectFileCommand(args, { ...io, stdin: process.stdin });
+  } catch (err) {
+    if (err instanceof k8s.InjectArgsError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 async function fgaCommand(args: string[], io: CliIo): Promise<number> {

@@ -16,6 +16,10 @@ commands:
   audit verify DIR                          check the audit hash chain; exit 1 on tampering
   audit query DIR [--tenant --action --result --since --limit]
   dev token --key K [--sub --tenant --roles --ttl]   sign a development JWT
+  inject serve --tls-cert C --tls-key K [--port 8443] [--settings F]
+                                            Kubernetes mutating admission webhook (sidecar injection)
+  inject --file F|- [--config-map NAME] [--mode native|container] [--settings F]
+                                            print manifests with the sidecar added (GitOps)
 `;
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {

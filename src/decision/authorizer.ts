@@ -6,7 +6,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
-import { DEADLINE_EXCEEDED } from './reason-codes.js';
+import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED } from './reason-codes.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -40,8 +40,12 @@ export interface AuthorizerOptions {
   readonly deadlineMs: number;
   readonly metrics: SidecarMetrics;
   readonly log: Logger;
-  /** Called with every decision, synchronously; must not block (audit enqueues here). */
-  readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /**
+   * Called with every decision, synchronously, before it is returned (audit
+   * appends it to the write-ahead trail here); false: it could not be
+   * recorded and must not be answered as it is (see finish()).
+   */
+  readonly onDecision?: (decision: Decision, req: AuthzRequest) => boolean;
   /**
    * Asked before deciding: false denies `audit_unavailable` (the audit trail
    * cannot take another event and the config says no unaudited access).
@@ -60,7 +64,7 @@ export class Authorizer {
     const started = performance.now();
     const decisionId = randomUUID();
     if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
-      return this.finish(req, decisionId, started, 'deny', deny(503, 'audit_unavailable', 'audit'), undefined);
+      return this.finish(req, decisionId, started, 'deny', deny(503, AUDIT_UNAVAILABLE, 'audit'), undefined);
     }
     if (req.malformed !== undefined) {
       return this.finish(req, decisionId, started, 'deny', deny(403, req.malformed, 'request'), undefined);
@@ -204,10 +208,14 @@ export class Authorizer {
       annotations,
       durationSeconds: (performance.now() - started) / 1000,
     };
+    if (this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {
+      // The audit trail could not take this decision (and the config says no
+      // unaudited access): the caller gets a deny it can retry, never an unrecorded answer.
+      return this.finish(req, decisionId, started, 'deny', deny(503, AUDIT_UNAVAILABLE, 'audit'), match, principal, resource);
+    }
     const result = decision.allowed ? (decision.wouldDeny ? `${mode}_allow` : 'allow') : 'deny';
     this.opts.metrics.countDecision(result, decision.wouldDeny?.reason ?? decision.reason, decision.stage);
     this.opts.metrics.observeDecision(req.transport, decision.durationSeconds);
-    this.opts.onDecision?.(decision, req);
     return decision;
   }
 }

@@ -20,10 +20,17 @@ export interface Capability {
   readonly name: string;
   /** The stage this capability contributes to routes (`stages: [ name | { name: opts } ]`). */
   readonly stageFactory?: StageFactory;
-  /** Called with every decision, synchronously, after it is made (audit). Must not block or throw. */
-  readonly onDecision?: (decision: Decision, req: AuthzRequest) => void;
+  /**
+   * Called with every decision, synchronously, after it is made and before
+   * its answer leaves (audit appends to its write-ahead trail here). Must not
+   * block or throw. Returning false means "not recorded, and the answer must
+   * not leave as it is": the authorizer answers a deny `audit_unavailable` instead.
+   */
+  readonly onDecision?: (decision: Decision, req: AuthzRequest) => boolean | void;
   /** Serves admin API paths on the admin port (behind its own auth); returns false for paths it does not own. */
   readonly adminHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Named checks shown on /readyz next to readiness (e.g. audit_chain_intact); they do not make the sidecar unready. */
+  readonly readinessChecks?: () => Record<string, boolean>;
   /** True once everything a route needs has loaded (model, bundle, connection...). */
   isReady(): boolean;
   /** Resolves when first ready; rejects with a clear message if it cannot become ready. */

@@ -86,7 +86,7 @@ export const REASON_CODES = {
   budget_unknown_tenant: { status: 403, group: 'budget', meaning: 'a tenant without limits and no `defaults`' },
   budget_unavailable: { status: 503, group: 'budget', meaning: 'Redis cannot answer (or answered malformed) and `on_unavailable: deny`' },
 
-  audit_unavailable: { status: 503, group: 'audit', meaning: 'the audit trail cannot take the event and `on_full: deny` — no unaudited access' },
+  audit_unavailable: { status: 503, group: 'audit', meaning: 'the write-ahead audit trail cannot take the event (not open yet, disk full or unwritable, `max_bytes` reached with nothing shipped to delete) and `on_full: deny` — no unaudited access' },
 
   upstream_unavailable: { status: 502, group: 'transport', meaning: 'inline proxy: the upstream refused, reset or closed the connection (the decision was an allow)' },
   upstream_timeout: { status: 504, group: 'transport', meaning: 'inline proxy: the upstream did not connect or answer within `connect_timeout_ms` / `response_timeout_ms`' },
@@ -103,6 +103,7 @@ export function isReasonCode(value: string): value is ReasonCode {
 /** Named constants for the codes several rooms produce (no string literal repeated across files). */
 export const DEADLINE_EXCEEDED: ReasonCode = 'deadline_exceeded';
 export const INTERNAL_ERROR: ReasonCode = 'internal_error';
+export const AUDIT_UNAVAILABLE: ReasonCode = 'audit_unavailable';
 
 /** The Markdown of docs/reason-codes.md. */
 export function renderReasonCodesMarkdown(): string {

@@ -46,7 +46,15 @@ export class SidecarMetrics {
   private lastDecision: DecisionCount | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client also exports these three sums as gauges named *_total,
+      // which `promtool check metrics` rejects (a _total is a counter); the
+      // per-type gauges (nodejs_active_handles{type} ...) carry the same numbers.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
   }
 
   countDecision(result: string, reason: string, stage: string): void {

@@ -1,11 +1,11 @@
-// The JSONL sink's hash chain, `audit verify` catching each kind of
+// The write-ahead trail's hash chain, `audit verify` catching each kind of
 // tampering (naming the first bad file:line), and `audit query`.
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { auditQueryCommand, auditVerifyCommand, createAuditCapability } from '../../src/audit/index.js';
-import { JsonlSink } from '../../src/audit/sinks/jsonl-sink.js';
+import { TrailWriter } from '../../src/audit/trail/trail-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { decision, deps, request } from './fixtures/helpers.js';
 
@@ -27,30 +27,33 @@ async function verify(dir: string, ...extra: string[]) {
 
 const TENANTS = ['acme', 'globex'];
 
-/** 40 events over two process lifetimes (the chain must continue across the restart). */
-async function writeAuditDir(dir: string): Promise<string> {
+/** 40 events, over one or more process lifetimes (the chain must continue across restarts). */
+async function writeAuditDir(dir: string, runs: readonly number[] = [40]): Promise<string> {
   const results = [
     { allowed: true },
     { allowed: false, reason: 'rbac_denied', stage: 'rbac' },
     { allowed: false, status: 503 as const, reason: 'rebac_unavailable', stage: 'rebac' },
   ];
   let n = 0;
-  for (const run of [0, 1]) {
-    const cap = createAuditCapability({ sinks: [{ jsonl: { dir: 'audit' } }], batch: { max_events: 7, max_wait_ms: 1 } }, deps(dir));
+  for (const count of runs) {
+    const cap = createAuditCapability({ sinks: [{ jsonl: { dir: 'audit', fsync_interval_ms: 1 } }] }, deps(dir));
     await cap.ready();
-    for (let i = 0; i < 20; i++, n++) {
+    for (let i = 0; i < count; i++, n++) {
       cap.onDecision?.(decision({ id: `j-${n}`, tenant: TENANTS[n % 2], action: n % 4 === 0 ? 'deploy' : 'read',
         ...results[n % 3] }), request());
       if (i % 5 === 0) await new Promise((r) => setTimeout(r, 2));
     }
     await cap.close();
-    if (run > 1) throw new Error('two runs only');
   }
   return join(dir, 'audit');
 }
 
+function segments(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /^audit-\d{4}-\d{2}-\d{2}-\d{12}\.jsonl$/.test(f)).sort();
+}
+
 function onlyFile(dir: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  const files = segments(dir);
   if (files.length !== 1) throw new Error(`expected one audit file, found ${files.join(',')}`);
   return files[0] as string;
 }
@@ -62,11 +65,12 @@ function editLines(dir: string, file: string, edit: (lines: string[]) => string[
 }
 
 t.test('an intact chain verifies, across a restart', async (t) => {
-  const dir = await writeAuditDir(t.testdir({}));
+  const dir = await writeAuditDir(t.testdir({}), [20, 20]);
   const r = await verify(dir);
   t.equal(r.code, 0, r.out + r.err);
-  t.match(r.out, /^ok: 40 events in 1 file\(s\); head seq 40 [0-9a-f]{64}/);
-  const lines = readFileSync(join(dir, onlyFile(dir)), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as
+  t.match(r.out, /^ok: 40 events in 2 file\(s\); head seq 40 [0-9a-f]{64}/);
+  t.same(segments(dir).map((f) => f.slice(-18)), ['000000000001.jsonl', '000000000021.jsonl'], 'a restart starts a segment at the next seq');
+  const lines = segments(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n')).map((l) => JSON.parse(l) as
     { seq: number; prev_hash: string; decision_id: string });
   t.same(lines.map((l) => l.seq), [...Array(40).keys()].map((i) => i + 1), 'seq continues across the restart');
   t.equal(lines[0]?.prev_hash, '0'.repeat(64), 'the chain starts at the genesis hash');
@@ -119,26 +123,26 @@ t.test('a cut tail without the head file is caught with --head; a partial start 
   t.equal((await verify(dir, '--partial')).code, 0, '--partial accepts a retention cut at the start');
 });
 
-t.test('the chain continues across day files; a removed day file is caught', async (t) => {
+t.test('the chain continues across day segments and restarts; a removed segment is caught', async (t) => {
   const dir = t.testdir({});
-  let now = new Date('2024-03-01T23:59:59Z');
-  const log = createLogger('silent');
-  let sink = await JsonlSink.open({ dir, fsync: false, log, now: () => now });
-  await sink.write(['{"decision_id":"a"}', '{"decision_id":"b"}']);
-  now = new Date('2024-03-02T00:00:01Z');
-  await sink.write(['{"decision_id":"c"}']);
-  await sink.close();
-  sink = await JsonlSink.open({ dir, fsync: false, log, now: () => now });
-  await sink.write(['{"decision_id":"d"}']);
-  await sink.close();
-  t.same(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort(), ['audit-2024-03-01.jsonl', 'audit-2024-03-02.jsonl']);
+  let now = Date.parse('2024-03-01T23:59:59Z');
+  const opts = { dir, fsync: 'never' as const, fsyncIntervalMs: 1000, segmentBytes: 1 << 20, maxBytes: 1 << 30, log: createLogger('silent'), now: () => now };
+  let w = await TrailWriter.open(opts);
+  t.ok(w.append('{"decision_id":"a"}') && w.append('{"decision_id":"b"}'));
+  now = Date.parse('2024-03-02T00:00:01Z');
+  t.ok(w.append('{"decision_id":"c"}'));
+  await w.close();
+  w = await TrailWriter.open(opts);
+  t.ok(w.append('{"decision_id":"d"}'));
+  await w.close();
+  t.same(segments(dir), ['audit-2024-03-01-000000000001.jsonl', 'audit-2024-03-02-000000000003.jsonl', 'audit-2024-03-02-000000000004.jsonl']);
   const r = await verify(dir);
   t.equal(r.code, 0, r.out);
-  t.match(r.out, /4 events in 2 file/);
-  rmSync(join(dir, 'audit-2024-03-01.jsonl'));
+  t.match(r.out, /4 events in 3 file/);
+  rmSync(join(dir, 'audit-2024-03-01-000000000001.jsonl'));
   const gone = await verify(dir);
   t.equal(gone.code, 1);
-  t.match(gone.out, /^TAMPERED audit-2024-03-02\.jsonl:1: expected seq 1, found 3/);
+  t.match(gone.out, /^TAMPERED audit-2024-03-02-000000000003\.jsonl:1: expected seq 1, found 3/);
 });
 
 t.test('verify usage errors exit 2', async (t) => {

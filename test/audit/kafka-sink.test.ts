@@ -10,7 +10,7 @@ t.test('each decision becomes one Kafka record with CloudEvents headers, tenant 
   t.teardown(() => broker.stop());
   const dir = t.testdir({});
   const d = deps(dir);
-  const cap = createAuditCapability({ sinks: [{ kafka: { brokers: [broker.address], source: '/authz-sidecar/test' } }] }, d);
+  const cap = createAuditCapability({ sinks: [{ jsonl: { dir: 'audit' } }, { kafka: { brokers: [broker.address], source: '/authz-sidecar/test' } }] }, d);
   await cap.ready();
   cap.onDecision?.(decision({ id: 'd-allow', annotations: { policy_revision: 'rev-7', fga_model_id: '01HMODEL',
     budget: { cost: 0.05, daily: { used: 3.2, limit: 50 }, lease: [1, 2] } } }), request());
@@ -53,14 +53,14 @@ t.test('each decision becomes one Kafka record with CloudEvents headers, tenant 
 
   t.equal(await metricValue(d, 'audit_events_emitted_total'), 4);
   t.equal(await metricValue(d, 'audit_events_delivered_total', { sink: 'kafka' }), 4);
-  t.equal(await metricValue(d, 'audit_events_spooled_total'), 0);
+  t.equal(await metricValue(d, 'audit_events_delivered_total', { sink: 'jsonl' }), 4, 'in the trail too');
 });
 
 t.test('events of one tenant arrive in the order they were decided', async (t) => {
   const broker = await new TestKafkaBroker({ partitions: 4 }).start();
   t.teardown(() => broker.stop());
   const cap = createAuditCapability({
-    sinks: [{ kafka: { brokers: [broker.address], topic: 'ordered', compression: 'none' } }],
+    sinks: [{ jsonl: { dir: 'audit' } }, { kafka: { brokers: [broker.address], topic: 'ordered', compression: 'none' } }],
     batch: { max_events: 37, max_wait_ms: 5 },
   }, deps(t.testdir({})));
   await cap.ready();
@@ -86,7 +86,7 @@ t.test('events of one tenant arrive in the order they were decided', async (t) =
 t.test('a retriable broker error is retried without loss or duplication', async (t) => {
   const broker = await new TestKafkaBroker({ partitions: 1 }).start();
   t.teardown(() => broker.stop());
-  const cap = createAuditCapability({ sinks: [{ kafka: { brokers: [broker.address] } }] }, deps(t.testdir({})));
+  const cap = createAuditCapability({ sinks: [{ jsonl: { dir: 'audit' } }, { kafka: { brokers: [broker.address] } }] }, deps(t.testdir({})));
   await cap.ready();
   broker.failNextProduces(6 /* NOT_LEADER_FOR_PARTITION */, 1);
   broker.failNextProduces(7 /* REQUEST_TIMED_OUT */, 1);
@@ -113,4 +113,6 @@ t.test('a bad audit section is refused with a clear message', async (t) => {
   t.throws(() => createAuditCapability({ sinks: [] }, deps('/tmp')), /audit\.sinks/);
   t.throws(() => createAuditCapability({ sinks: [{ kafka: { brokers: [] } }] }, deps('/tmp')), /audit\.sinks/);
   t.throws(() => createAuditCapability({ sinks: [{ stdout: {} }], on_full: 'maybe' }, deps('/tmp')), /on_full/);
+  t.throws(() => createAuditCapability({ sinks: [{ kafka: { brokers: ['k:9092'] } }] }, deps('/tmp')), /shipped from the local trail; add a jsonl sink/);
+  t.throws(() => createAuditCapability({ sinks: [{ jsonl: { dir: 'a', fsync: 'sometimes' } }] }, deps('/tmp')), /audit\.sinks/);
 });

@@ -44,6 +44,20 @@ t.test('bad backend, lease and admin settings are refused', async (t) => {
   t.match(refusal({ backend: 'redis', redis: { timeout_ms: 0 } }), /budget\.redis\.timeout_ms/);
   t.match(refusal({ backend: 'redis', redis: { on_unavailable: 'allow' } }), /budget\.redis\.on_unavailable/,
     'failing open is not an option');
+  t.match(refusal({ backend: 'redis', redis: { url: 'redis://a', cluster: { nodes: ['redis://b:7000'] } } }),
+    /budget\.redis: set one of url, cluster or sentinel/);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: ['redis://b:7000'] }, sentinel: { master_name: 'm', sentinels: ['redis://s'] } } }),
+    /budget\.redis: set one of url, cluster or sentinel/);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: [] } } }), /budget\.redis\.cluster\.nodes: must list at least one node/);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: ['10.0.0.1:7000'] } } }), /budget\.redis\.cluster\.nodes\.0: must be a redis:\/\//);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: ['redis://b:7000'] }, key_prefix: 'app:{budget}:' } }),
+    /budget\.redis\.key_prefix: must not contain \{ or \} with a cluster/, 'a brace in the prefix would place every tenant in one slot');
+  t.match(refusal({ backend: 'redis', redis: { sentinel: { sentinels: ['redis://s:26379'] } } }), /budget\.redis\.sentinel\.master_name/);
+  t.match(refusal({ backend: 'redis', redis: { sentinel: { master_name: 'm', sentinels: [] } } }), /budget\.redis\.sentinel\.sentinels: must list at least one sentinel/);
+  t.match(refusal({ backend: 'redis', redis: { max_reply_bytes: 100 } }), /budget\.redis\.max_reply_bytes/);
+  t.match(refusal({ backend: 'redis', redis: { max_batch: 0 } }), /budget\.redis\.max_batch/);
+  t.match(refusal({ backend: 'redis', redis: { cluster: { nodes: ['redis://b:7000'] }, min_replicas: 1 } }),
+    /budget\.redis\.min_replicas: is not supported with a cluster/);
   t.match(refusal({ warn_at: 1.2 }), /budget\.warn_at/);
   t.match(refusal({ admin: { token: 'short' } }), /budget\.admin\.token: must be at least 16 characters/);
 });

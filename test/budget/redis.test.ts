@@ -65,6 +65,16 @@ t.test('parallel sidecars share one budget: exactly the limit is allowed, atomic
   t.equal(headersOf(denied)['retry-after'], String(12 * 3600));
   t.equal(bodyOf(denied).budget, 'daily');
   t.match(results.find((r) => r.kind === 'allow')!.ctx.annotations.budget, { via: 'redis' });
+  // Concurrent decisions of one sidecar went to Redis together: fewer script calls than charges.
+  let calls = 0;
+  let charges = 0;
+  for (const b of fleet) {
+    const text = await b.metrics.registry.metrics();
+    calls += Number(/authz_budget_redis_batch_charges_count (\d+)/.exec(text)?.[1] ?? 0);
+    charges += Number(/authz_budget_redis_batch_charges_sum (\d+)/.exec(text)?.[1] ?? 0);
+  }
+  t.equal(charges, 241, 'every decision was charged through a script call');
+  t.ok(calls < charges / 4, `batched: ${charges} charges in ${calls} script calls`);
 });
 
 t.test('classes, per-principal and rate limits through Redis; EVALSHA falls back after SCRIPT FLUSH', { skip }, async (t) => {

@@ -21,7 +21,7 @@ function authorizer(opts: {
   route?: CompiledRoute | undefined;
   identity?: IdentityResult | Promise<IdentityResult>;
   enforcement?: 'deny' | 'dryrun' | 'warn';
-  onDecision?: (d: Decision) => void;
+  onDecision?: (d: Decision) => boolean | void;
   metrics?: SidecarMetrics;
 }) {
   const r = 'route' in opts ? opts.route : route();
@@ -33,7 +33,7 @@ function authorizer(opts: {
     deadlineMs: 50,
     metrics: opts.metrics ?? new SidecarMetrics({ defaultMetrics: false }),
     log,
-    onDecision: opts.onDecision,
+    onDecision: opts.onDecision && ((d: Decision) => opts.onDecision?.(d) !== false),
   });
 }
 
@@ -124,11 +124,25 @@ t.test('malformed requests deny even in dryrun', async (t) => {
 t.test('metrics and the decision hook see every decision', async (t) => {
   const metrics = new SidecarMetrics({ defaultMetrics: false });
   const seen: Decision[] = [];
-  const a = authorizer({ route: route({ stages: [denyStage] }), metrics, onDecision: (d) => seen.push(d) });
+  const a = authorizer({ route: route({ stages: [denyStage] }), metrics, onDecision: (d) => { seen.push(d); } });
   await a.decide(authzRequest());
   await a.decide(authzRequest());
   t.equal(seen.length, 2);
   const text = await metrics.registry.metrics();
   t.match(text, /authz_decisions_total\{result="deny",reason="rbac_denied",stage="no"\} 2/);
   t.match(text, /authz_decision_duration_seconds_count\{transport="cli"\} 2/);
+});
+
+t.test('a decision the audit trail could not record is answered as a deny audit_unavailable, never as it was', async (t) => {
+  const seen: Decision[] = [];
+  const a = authorizer({ route: route({ stages: [allowStage] }), onDecision: (d) => {
+    seen.push(d);
+    return d.reason === 'audit_unavailable';
+  } });
+  const d = await a.decide(authzRequest());
+  t.equal(d.allowed, false);
+  t.equal(d.status, 503);
+  t.equal(d.reason, 'audit_unavailable');
+  t.same(seen.map((x) => x.reason), ['allowed', 'audit_unavailable'], 'the deny is offered to audit too');
+  t.equal(seen[0]?.decisionId, d.decisionId, 'same decision id');
 });

@@ -9,7 +9,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { closedPortUrl } from '../identity/jwks-server.js';
-import { startServe, until } from '../support/serve-process.js';
+import { until } from '../policy/helpers.js';
+import { startServe } from '../support/serve-process.js';
 import { createTestIssuer } from '../support/jwt.js';
 import { AUDIENCE, ISSUER } from '../support/sidecar.js';
 
@@ -28,8 +29,8 @@ t.test('serve: a JWKS that is down at start; ready once it comes up', async (t) 
   t.match(yaml, /jwks_url: http/, 'the config names the remote JWKS');
   const config = join(dir, 'sidecar.yaml');
   writeFileSync(config, yaml);
-  const loopback = { AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1' };
-  const serve = await startServe(t, config, { ...loopback, AUTHZ__SERVER__GRPC__PORT: '0', AUTHZ__SERVER__HTTP__PORT: '0', AUTHZ__SERVER__ADMIN__PORT: '0' });
+  const serve = await startServe(config);
+  t.teardown(() => serve.kill('SIGKILL'));
   const token = await issuer.sign({ sub: 'alice', tenant_id: 'acme', roles: ['editor'] }, { issuer: ISSUER, audience: AUDIENCE, expiresIn: '1h' });
   const decide = async () => {
     const res = await request(`http://127.0.0.1:${serve.ports.http}/api/v1/tenants/acme/projects/p1`, { headers: { authorization: `Bearer ${token}` } });
@@ -71,7 +72,8 @@ t.test('serve: SIGTERM while still waiting for the key server exits 0', async (t
     identity: { jwt: { jwks_url: await closedPortUrl(), issuer: ISSUER, audience: AUDIENCE } },
     routes: [{ name: 'r', match: { method: 'GET', path: '/x' }, action: 'read', resource: { type: 'x' } }],
   }));
-  const serve = await startServe(t, config);
+  const serve = await startServe(config);
+  t.teardown(() => serve.kill('SIGKILL'));
   await until(() => serve.logs.some((l) => l.msg === 'JWKS fetch failed'), 15_000, 'a failed fetch');
   serve.child.kill('SIGTERM');
   t.equal(await serve.exited, 0);

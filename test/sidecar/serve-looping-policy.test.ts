@@ -29,7 +29,8 @@ t.test('serve: a policy looping on some inputs denies policy_error and the proce
     policy: { bundle: { file: 'bundle.tar.gz' } },
     routes: [route('read', 'GET', 'read'), route('spin', 'POST', 'spin')],
   }));
-  const serve = await startServe(t, config);
+  const serve = await startServe(config);
+  t.teardown(() => serve.kill('SIGKILL'));
   const http = (path: string, method = 'GET') => request(`http://127.0.0.1:${serve.ports.http}${path}`, { method });
   const readOk = async (): Promise<number> => {
     const res = await http('/things/1');
@@ -50,7 +51,7 @@ t.test('serve: a policy looping on some inputs denies policy_error and the proce
 
   t.equal(await readOk(), 200, 'the HTTP port serves the next request');
   t.equal((await admin('/healthz')).status, 200, 'the admin port answers');
-  const grpc = new AuthzClient(serve.ports.grpc!);
+  const grpc = new AuthzClient(serve.ports.grpc);
   t.teardown(() => grpc.close());
   const health = await grpc.healthCheck();
   t.equal(health.response?.status, 1, 'gRPC health says SERVING');

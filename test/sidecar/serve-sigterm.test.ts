@@ -20,8 +20,7 @@ t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t
     .replace('https://issuer.example', ISSUER)
     .replace('audience: orders-api', `audience: ${AUDIENCE}`)
     .replace('deadline_ms: 50', 'deadline_ms: 2000')
-    .replace('- jsonl: { dir: ../audit }', '- jsonl: { dir: audit }')
-    .replace('spool: { dir: ../audit/spool }', 'spool: { dir: spool }');
+    .replace('- jsonl: { dir: ../audit }', '- jsonl: { dir: audit }');
   writeFileSync(config, yaml);
   const env = { ...process.env, AUTHZ__SERVER__GRPC__PORT: '0', AUTHZ__SERVER__HTTP__PORT: '0', AUTHZ__SERVER__ADMIN__PORT: '0',
     AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1' };

@@ -1,31 +1,34 @@
 {{- define "authz-sidecar.name" -}}{{ .Release.Name }}-authz-sidecar{{- end -}}
+{{- define "authz-sidecar.injector" -}}{{ .Release.Name }}-authz-injector{{- end -}}
+{{- define "authz-sidecar.image" -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}
 {{- define "authz-sidecar.labels" -}}
 app.kubernetes.io/name: authz-sidecar
 app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
-{{/* The container, shared by the standalone Deployment and by users who paste it into their pods. */}}
-{{- define "authz-sidecar.container" -}}
-- name: authz-sidecar
-  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
-  imagePullPolicy: {{ .Values.image.pullPolicy }}
-  args: ["serve", "--config", "/etc/authz-sidecar/sidecar.yaml"]
-  ports:
-    - { name: grpc-authz, containerPort: {{ .Values.config.server.grpc.port }} }
-    - { name: http-authz, containerPort: {{ .Values.config.server.http.port }} }
-    - { name: admin, containerPort: {{ .Values.config.server.admin.port }} }
-  readinessProbe:
-    httpGet: { path: /readyz, port: admin }
-    periodSeconds: 5
-  livenessProbe:
-    httpGet: { path: /healthz, port: admin }
-    periodSeconds: 10
-  resources: {{- toYaml .Values.resources | nindent 4 }}
-  securityContext:
-    runAsNonRoot: true
-    readOnlyRootFilesystem: true
-    allowPrivilegeEscalation: false
-  env: {{- toYaml .Values.env | nindent 4 }}
-  volumeMounts:
-    - { name: authz-config, mountPath: /etc/authz-sidecar, readOnly: true }
-    - { name: authz-data, mountPath: /var/lib/authz-sidecar }
+{{- define "authz-sidecar.standaloneSelector" -}}
+app.kubernetes.io/name: authz-sidecar
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: standalone
+{{- end -}}
+{{- define "authz-sidecar.injectorSelector" -}}
+app.kubernetes.io/name: authz-sidecar
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: injector
+{{- end -}}
+{{/* Namespaces the injector never touches: the configured ones and its own. */}}
+{{- define "authz-sidecar.excludedNamespaces" -}}
+{{- toJson (uniq (append .Values.injector.excludedNamespaces .Release.Namespace)) -}}
+{{- end -}}
+{{/* The locked-down securityContext every container of this chart runs with. */}}
+{{- define "authz-sidecar.securityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities: { drop: [ALL] }
+seccompProfile: { type: RuntimeDefault }
 {{- end -}}

@@ -3,8 +3,9 @@
 // id (order per tenant), CloudEvents attributes as headers (CloudEvents Kafka
 // protocol binding, binary content mode: data in the value, `ce_*` headers).
 //
+// It runs on the shipper thread, fed from the trail (never on the decision thread).
 // Every send has one deadline. When it fails or passes, the producer is thrown
-// away: a fresh one gets a new producer id, so batches re-sent from the spool
+// away: a fresh one gets a new producer id, so batches re-sent from the trail
 // can never collide with the old producer's sequence numbers (a retried
 // batch is then a duplicate with the same ce_id, never a loss).
 import { hostname } from 'node:os';
@@ -12,6 +13,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Pro
 import type { Logger } from '../../observability/logger.js';
 import type { KafkaSinkConfig } from '../config.js';
 import type { AuditEventV1 } from '../event.js';
+import type { RemoteSink, TrailRecord } from '../shipping/remote-sink.js';
 
 export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
 
@@ -22,7 +24,7 @@ export class KafkaDeliveryError extends Error {
   override readonly name = 'KafkaDeliveryError';
 }
 
-export class KafkaSink {
+export class KafkaSink implements RemoteSink {
   readonly name = 'kafka';
   private readonly kafka: Kafka;
   private producer: Producer | undefined;
@@ -40,7 +42,7 @@ export class KafkaSink {
       brokers: config.brokers,
       connectionTimeout: Math.min(config.timeout_ms, 3000),
       requestTimeout: config.timeout_ms,
-      // kafkajs' own retries stay inside our deadline; past it the spool takes over.
+      // kafkajs' own retries stay inside our deadline; past it the shipper retries the batch from the trail.
       retry: { retries: 3, initialRetryTime: 50, maxRetryTime: Math.max(100, Math.floor(config.timeout_ms / 4)) },
       logLevel: logLevel.WARN,
       logCreator: toPino,
@@ -58,18 +60,23 @@ export class KafkaSink {
       ce_time: fields.timestamp,
       'content-type': 'application/json',
     };
-    if (fields.resource_type !== null) headers.ce_subject = `${fields.resource_type}/${fields.resource_id ?? ''}`;
-    if (fields.tenant_id !== null) headers.ce_partitionkey = fields.tenant_id;
+    if (typeof fields.resource_type === 'string') headers.ce_subject = `${fields.resource_type}/${fields.resource_id ?? ''}`;
+    const tenant = typeof fields.tenant_id === 'string' ? fields.tenant_id : null;
+    if (tenant !== null) headers.ce_partitionkey = tenant;
     return {
-      key: fields.tenant_id ?? '',
+      key: tenant ?? '',
       value: json,
       headers,
       timestamp: String(Date.parse(fields.timestamp)),
     };
   }
 
+  deliver(batch: readonly TrailRecord[], deadlineMs?: number): Promise<void> {
+    return this.send(batch.map((r) => this.message(r.event as unknown as KafkaEventFields, r.json)), deadlineMs);
+  }
+
   /** Resolves once every message is acknowledged by all in-sync replicas; rejects within timeout_ms otherwise. */
-  async send(messages: Message[], timeoutMs = this.config.timeout_ms): Promise<void> {
+  async send(messages: Message[], timeoutMs: number = this.config.timeout_ms): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new KafkaDeliveryError(`no acknowledgement within ${timeoutMs} ms`)), timeoutMs);

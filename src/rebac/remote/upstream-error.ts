@@ -41,14 +41,7 @@ export function classifyUpstreamError(err: unknown): UpstreamError {
   if (err instanceof FgaApiValidationError) return new UpstreamError('bad_request', apiMessage(err));
   if (err instanceof FgaApiError && typeof err.statusCode === 'number') {
     const s = err.statusCode;
-    const kind: UpstreamErrorKind =
-      s === 400 || s === 422 ? 'bad_request'
-      : s === 401 || s === 403 ? 'auth'
-      : s === 404 ? 'not_found'
-      : s === 429 ? 'http_429'
-      : s >= 500 ? 'http_5xx'
-      : 'other';
-    return new UpstreamError(kind, `HTTP ${s}: ${apiMessage(err)}`);
+    return new UpstreamError(upstreamErrorKindOf(s), `HTTP ${s}: ${apiMessage(err)}`);
   }
   const message = err instanceof Error ? err.message : String(err);
   if (/ECONNREFUSED/.test(message)) return new UpstreamError('refused', message);
@@ -62,4 +55,14 @@ export function classifyUpstreamError(err: unknown): UpstreamError {
 function apiMessage(err: FgaApiError): string {
   const m = (err as { apiErrorMessage?: unknown }).apiErrorMessage;
   return typeof m === 'string' && m !== '' ? m : err.message;
+}
+
+/** What an OpenFGA HTTP status means for the breaker, metrics and the reason code (the SDK path and the undici path agree). */
+export function upstreamErrorKindOf(status: number): UpstreamErrorKind {
+  return status === 400 || status === 422 ? 'bad_request'
+    : status === 401 || status === 403 ? 'auth'
+    : status === 404 ? 'not_found'
+    : status === 429 ? 'http_429'
+    : status >= 500 ? 'http_5xx'
+    : 'other';
 }

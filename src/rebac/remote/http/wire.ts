@@ -6,8 +6,7 @@
 // is `malformed`: a fail-closed error, never an answer and never cached.
 import type { FgaCheck } from '../../checker.js';
 import type { TupleKey } from '../../model/types.js';
-import { UpstreamError } from '../upstream-error.js';
-import type { UpstreamErrorKind } from '../upstream-error.js';
+import { UpstreamError, upstreamErrorKindOf } from '../upstream-error.js';
 import type { UpstreamResponse } from './upstream-http.js';
 
 /** OpenFGA's consistency preference; absent means the server's default (MINIMIZE_LATENCY). */
@@ -83,13 +82,7 @@ export function statusError(res: UpstreamResponse, op: string): UpstreamError {
   } catch {
     // not JSON: the status says enough
   }
-  const kind: UpstreamErrorKind =
-    s === 400 || s === 422 ? 'bad_request'
-    : s === 401 || s === 403 ? 'auth'
-    : s === 404 ? 'not_found'
-    : s === 429 ? 'http_429'
-    : s >= 500 ? 'http_5xx'
-    : 'other';
+  const kind = upstreamErrorKindOf(s);
   const text = message ?? `OpenFGA ${op} answered HTTP ${s}`;
   const retry = res.retryAfterS !== undefined ? ` (Retry-After ${res.retryAfterS} s)` : '';
   return new UpstreamError(kind, kind === 'bad_request' ? text : `HTTP ${s}: ${text}${retry}`, res.retryAfterS);

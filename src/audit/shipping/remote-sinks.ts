@@ -1,0 +1,26 @@
+// The registry of remote sinks: one entry per `audit.sinks` kind that is
+// shipped from the trail. The shipper thread builds its sinks from here, so
+// a new sink (issue 18: PostgreSQL) is one entry plus its config schema.
+import type { RemoteSinkConfigs } from '../config.js';
+import { KafkaSink } from '../sinks/kafka-sink.js';
+import type { RemoteSink, RemoteSinkContext } from './remote-sink.js';
+
+type Factories = { readonly [K in keyof RemoteSinkConfigs]-?: (config: NonNullable<RemoteSinkConfigs[K]>, ctx: RemoteSinkContext) => RemoteSink };
+
+const FACTORIES: Factories = {
+  kafka: (config, ctx) => new KafkaSink(config, ctx.log),
+};
+
+export function createRemoteSinks(configs: RemoteSinkConfigs, ctx: RemoteSinkContext): RemoteSink[] {
+  const sinks: RemoteSink[] = [];
+  for (const kind of Object.keys(FACTORIES) as Array<keyof RemoteSinkConfigs>) {
+    const config = configs[kind];
+    if (config !== undefined) sinks.push(FACTORIES[kind](config, ctx));
+  }
+  return sinks;
+}
+
+/** The names the shipper will use (metrics labels, checkpoints), known on the decision thread without building sinks. */
+export function remoteSinkNames(configs: RemoteSinkConfigs): string[] {
+  return (Object.keys(FACTORIES) as Array<keyof RemoteSinkConfigs>).filter((k) => configs[k] !== undefined);
+}

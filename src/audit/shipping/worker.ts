@@ -1,0 +1,54 @@
+// The shipper thread's entry: builds the remote sinks from their config,
+// ships the trail to each, and reports progress to the decision thread
+// every PROGRESS_MS. Batching, encoding, compression and the Kafka producer
+// all run here, never on the thread that answers Envoy.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../observability/logger.js';
+import type { RemoteSinkConfigs } from '../config.js';
+import { createRemoteSinks } from './remote-sinks.js';
+import { Shipper, type ShipperOptions, type ShipperProgress } from './shipper.js';
+
+export interface ShipperWorkerData {
+  readonly sinks: RemoteSinkConfigs;
+  readonly options: ShipperOptions;
+  readonly logLevel: string;
+}
+
+export type ToShipper = { readonly type: 'drain'; readonly deadline: number };
+export type FromShipper =
+  | { readonly type: 'progress'; readonly progress: ShipperProgress[] }
+  | { readonly type: 'drained' };
+
+const PROGRESS_MS = 200;
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (port === null) throw new Error('the audit shipper runs as a worker thread');
+  const data = workerData as ShipperWorkerData;
+  const log = createLogger(data.logLevel as Parameters<typeof createLogger>[0]).child({ room: 'audit', thread: 'shipper' });
+  const sinks = createRemoteSinks(data.sinks, { log });
+  const shippers = sinks.map((sink) => new Shipper(sink, data.options, log));
+  const report = (): void => port.postMessage({ type: 'progress', progress: shippers.map((s) => s.takeProgress()) } satisfies FromShipper);
+  const timer = setInterval(report, PROGRESS_MS);
+  for (const s of shippers) void s.start();
+  report();
+  port.on('message', (msg: ToShipper) => {
+    if (msg.type !== 'drain') return;
+    void (async () => {
+      await Promise.all(shippers.map((s) => s.drain(msg.deadline)));
+      await Promise.all(shippers.map((s) => s.stop()));
+      report();
+      await Promise.allSettled(sinks.map((s) => s.close()));
+      clearInterval(timer);
+      port.postMessage({ type: 'drained' } satisfies FromShipper);
+      port.close();
+      // Whatever a sink library left behind (sockets, timers) must not keep the thread alive.
+      setTimeout(() => process.exit(0), 500).unref();
+    })();
+  });
+}
+
+main().catch((err: unknown) => {
+  // An uncaught failure ends the thread; the supervisor restarts it and counts the restart.
+  throw err;
+});
