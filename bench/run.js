@@ -27,6 +27,8 @@ import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
 import { POLICY_1, POLICY_16, POLICY_TARGETS } from './lib/scenarios-policy.js';
 import { PROXY_TARGETS, proxyScenarios } from './lib/scenarios-proxy.js';
 import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
+import { FULL_SCENARIOS, FULL_TARGETS } from './lib/scenarios-full.js';
+import { cpuPerRequest, readProcessCpu } from './lib/process-cpu.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
 import { ensureTools } from './lib/tools.js';
@@ -57,6 +59,8 @@ const TARGETS = {
   ...POLICY_TARGETS,
   // Issue 16 (inline proxy vs bare keep-alive proxies and the upstream direct): bench/lib/scenarios-proxy.js.
   ...PROXY_TARGETS,
+  // Issue 12 (the whole pipeline, the ladder, fixed rates, overload): bench/lib/scenarios-full.js.
+  ...FULL_TARGETS,
 };
 
 /**
@@ -82,6 +86,8 @@ const SCENARIOS = [
   ...REBAC_SCENARIOS,
   // proxy_16 compared with a bare undici proxy; the rest opt-in (--only proxy).
   ...proxyScenarios(READ_PROJECT),
+  // The whole pipeline against its own no-op runs, then the ladder; fixed-rate and overload ones opt-in.
+  ...FULL_SCENARIOS,
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -152,13 +158,25 @@ async function assertAllowed(scenario, server, fixtures) {
   }
 }
 
-async function runScenario(scenario, server, fixtures, opts) {
+/**
+ * A scenario's `rate` (requests/s, gRPC only) makes its load fixed-rate
+ * instead of closed-loop; it may be a function of the baseline's line (e.g.
+ * 1.5 × the rps a saturating scenario reached in this run).
+ */
+function rateOf(scenario, baselineLine) {
+  if (typeof scenario.rate !== 'function') return scenario.rate;
+  if (baselineLine === undefined) throw new Error(`scenario ${scenario.name}: its rate needs ${scenario.baseline} to run first`);
+  return scenario.rate(baselineLine);
+}
+
+async function runScenario(scenario, server, fixtures, opts, baselineLine) {
   const common = { durationS: opts.durationS, warmupS: opts.warmupS };
   // A scenario may bring its own driver (rebac_miss_16: one h2load per distinct request).
-  if (scenario.run) return scenario.run({ port: server.ports.grpc, server, fixtures, outDir: OUT_DIR, scenario, ...common });
+  if (scenario.run) return scenario.run({ port: server.ports.grpc, server, fixtures, outDir: OUT_DIR, scenario, baselineLine, ...common });
   if (scenario.driver === 'grpc') {
     return runH2load({
       port: server.ports.grpc, bodyFile: fixtures.grpcBodyFile, streams: scenario.concurrency,
+      clients: scenario.clients, rate: rateOf(scenario, baselineLine),
       logFile: path.join(OUT_DIR, `${scenario.name}.h2load.log`), ...common,
     });
   }
@@ -187,7 +205,10 @@ function machine() {
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.list) {
-    for (const s of SCENARIOS) log(`${s.name.padEnd(28)} target=${s.target} driver=${s.driver} concurrency=${s.concurrency} baseline=${s.baseline ?? '-'}${s.optIn ? ' (opt-in: --only)' : ''}`);
+    for (const s of SCENARIOS) {
+      const rate = s.rate === undefined ? '' : ` rate=${typeof s.rate === 'function' ? 'from baseline' : `${s.rate}/s`}`;
+      log(`${s.name.padEnd(28)} target=${s.target} driver=${s.driver} ${s.clients ? `clients=${s.clients} ` : ''}concurrency=${s.concurrency}${rate} baseline=${s.baseline ?? '-'}${s.optIn ? ' (opt-in: --only)' : ''}`);
+    }
     return;
   }
   checkScenarios(SCENARIOS);
@@ -230,10 +251,19 @@ async function main() {
       const before = server.decisionCounts ? await server.decisionCounts() : undefined;
       // Capability targets check their own counters (budget refusals, audit delivery); see bench/lib/capability-checks.js.
       const finishChecks = server.beginScenario ? await server.beginScenario(scenario) : undefined;
-      const result = await runScenario(scenario, server, fixtures, opts);
+      const baselineLine = report.lines.get(scenario.baseline);
+      // The server's own CPU over the measured phase (sampled when the warm-up should end, and after the load).
+      let cpuBefore;
+      const warmupOver = new Promise((r) => setTimeout(r, opts.warmupS * 1000)).then(() => (cpuBefore = readProcessCpu(server.pid)));
+      const result = await runScenario(scenario, server, fixtures, opts, baselineLine);
+      await warmupOver;
+      const cpu = cpuPerRequest(cpuBefore, readProcessCpu(server.pid), result.requests);
       const extra = {
         driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS,
+        ...(scenario.clients ? { clients: scenario.clients } : {}),
+        ...(scenario.rate === undefined ? {} : { offered_rps: Math.round(rateOf(scenario, baselineLine)) }),
         loadavg_1m: Number(loadBefore.toFixed(2)),
+        ...cpu,
       };
       if (before) {
         // gRPC denials are HTTP 200 to h2load; the sidecar's own counter sees
@@ -247,7 +277,7 @@ async function main() {
           throw new Error(`${scenario.name}: the sidecar counted ${extra.decisions} decisions for ${result.requests} responses; its metrics or the route are not what the bench expects`);
         }
       }
-      if (finishChecks) Object.assign(extra, await finishChecks(result, extra, report.lines.get(scenario.baseline)));
+      if (finishChecks) Object.assign(extra, await finishChecks(result, extra, baselineLine));
       const line = report.add(scenario, result, extra);
       if (line.errors > 0) log(`bench: WARNING ${scenario.name} had ${line.errors} errors/denials`);
       if (lastUse.get(scenario.target) === i) {
@@ -258,7 +288,8 @@ async function main() {
   } finally {
     await Promise.all([...running.values()].map((s) => s.stop()));
   }
-  log(`\n${report.summary()}\n\nbench: wrote ${path.relative(process.cwd(), report.file)}`);
+  const ladder = report.ladder();
+  log(`\n${report.summary()}${ladder ? `\n\n${ladder}` : ''}\n\nbench: wrote ${path.relative(process.cwd(), report.file)}`);
   if (cpuProfDir) log(`bench: sidecar CPU profiles in ${path.relative(process.cwd(), cpuProfDir)} (summarize: node bench/profile-summary.js FILE)`);
 }
 

@@ -3,6 +3,7 @@
 // and swaps it in whole, so a request never sees half of two configs.
 import type { LoadedConfig } from './config/load.js';
 import { Authorizer } from './decision/authorizer.js';
+import { LoadShedder } from './decision/load-shedder.js';
 import type { Capability } from './decision/capability.js';
 import { compileGrants, RbacStage } from './decision/rbac-stage.js';
 import { StageRegistry } from './decision/stage-registry.js';
@@ -47,6 +48,8 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     metrics: deps.metrics,
     baseDir: loaded.baseDir,
   });
+  // Each runtime has its own (a reload may change the settings); the counter is shared through the registry.
+  const shedder = config.load_shedding.enabled ? new LoadShedder(config.load_shedding, deps.metrics.registry) : undefined;
   const authorizer = new Authorizer({
     routes,
     identity,
@@ -56,11 +59,15 @@ export function buildRuntime(loaded: LoadedConfig, deps: RuntimeDeps): DecisionR
     log: deps.log.child({ room: 'decision' }),
     onDecision: deps.onDecision,
     canRecord: deps.canRecord,
+    shedder,
   });
   return {
     loaded,
     authorizer,
     identity,
-    close: () => identity.close(),
+    close: () => {
+      shedder?.close();
+      identity.close();
+    },
   };
 }

@@ -192,12 +192,24 @@ export class Sidecar {
     const { server } = this.loaded.config;
     const log = this.log;
     if (server.grpc.enabled) {
+      const grpc = server.grpc;
+      const baseDir = this.loaded.baseDir;
       const s = await startGrpcServer({
-        host: server.grpc.host, port: server.grpc.port, decide: this.decide, log: log.child({ room: 'grpc' }),
+        host: grpc.host, port: grpc.port, decide: this.decide, log: log.child({ room: 'grpc' }),
         metrics: this.metrics, isServing: () => this.isReady(),
         // The transport's own backstop for a decision that never settles: well
         // beyond any configured deadline, so it only fires on a bug.
         maxDecisionMs: Math.max(1000, 2 * maxDeadlineMs(this.loaded)),
+        maxConcurrentStreams: grpc.max_concurrent_streams,
+        maxMessageBytes: grpc.max_message_bytes,
+        messageTimeoutMs: grpc.message_timeout_ms,
+        maxBufferedBytes: grpc.max_buffered_bytes,
+        maxConnections: grpc.max_connections,
+        tls: grpc.tls === undefined ? undefined : {
+          certFile: resolve(baseDir, grpc.tls.cert_file),
+          keyFile: resolve(baseDir, grpc.tls.key_file),
+          clientCaFile: resolve(baseDir, grpc.tls.client_ca_file),
+        },
       });
       this.servers.push(s);
       this.ports.grpc = s.port;
@@ -205,7 +217,7 @@ export class Sidecar {
     if (server.http.enabled) {
       const s = await startHttpAuthzServer({
         host: server.http.host, port: server.http.port, decide: this.decide, log: log.child({ room: 'http' }),
-        pathPrefix: server.http.path_prefix,
+        pathPrefix: server.http.path_prefix, metrics: this.metrics,
       });
       this.servers.push(s);
       this.ports.http = s.port;

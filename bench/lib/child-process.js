@@ -9,8 +9,8 @@ const STOP_GRACE_MS = 5000;
  * Spawns a child and keeps the tail of its stderr for error messages.
  * Returns { child, exited: Promise<{code, signal}>, stderrTail(), stop() }.
  */
-export function spawnServer(command, args, { env, cwd, onStdoutLine } = {}) {
-  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnServer(command, args, { env, cwd, onStdoutLine, uid, gid } = {}) {
+  const child = spawn(command, args, { cwd, uid, gid, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {
     tail = (tail + d).slice(-4000);

@@ -90,13 +90,21 @@ export function probeHttp(port, path, headers) {
 /**
  * h2load against a gRPC server. `bodyFile` holds the framed CheckRequest;
  * `logFile` is scratch space for per-request latencies (removed afterwards).
- * `clients` HTTP/2 connections (default 1) of `streams` each; with `rps`, a
- * fixed total rate (h2load --rps is per connection, so rps/clients each).
+ *
+ * Closed loop by default: `clients` connections (1) × `streams` concurrent
+ * streams each, every stream sending its next request as soon as the last
+ * is answered. With `rate` (requests/s in all) it is a fixed-rate load
+ * instead: `h2load --rps rate/clients` per connection, `streams` only
+ * bounding what may be in flight. A server that keeps up answers `rate`/s;
+ * one that does not falls behind (rps below `rate`) and its latency shows
+ * only the requests h2load managed to send (h2load waits for a free stream,
+ * it does not queue: read p99 together with rps).
  */
-export async function runH2load({ port, bodyFile, streams, durationS, warmupS, logFile, clients = 1, rps }) {
+export async function runH2load({ port, bodyFile, streams, clients = 1, rate, durationS, warmupS, logFile }) {
+  if (rate !== undefined && !(rate > 0)) throw new Error(`h2load: rate must be > 0 requests/s, got ${rate}`);
   const args = [
     '-c', String(clients), '-t', '1', '-m', String(streams),
-    ...(rps === undefined ? [] : [`--rps=${rps / clients}`]),
+    ...(rate === undefined ? [] : [`--rps=${Math.max(1, Math.round(rate / clients))}`]),
     '-D', String(durationS), `--warm-up-time=${warmupS}`,
     '-d', bodyFile,
     '-H', 'content-type: application/grpc',
@@ -116,7 +124,7 @@ export async function runH2load({ port, bodyFile, streams, durationS, warmupS, l
     // are neither successes nor errors.
     errors: summary.failed + summary.errored + summary.timeout + summary.non2xx,
     requests: latenciesUs.completed.length,
-    generator: { tool: 'h2load', reported_rps: summary.rps, ...(rps === undefined ? {} : { target_rps: rps, clients }), ...summary },
+    generator: { tool: 'h2load', reported_rps: summary.rps, ...(rate === undefined ? {} : { target_rps: rate, clients }), ...summary },
   };
 }
 

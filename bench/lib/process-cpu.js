@@ -1,24 +1,56 @@
-// CPU time a process has used (user + system), from /proc/<pid>/stat, in
-// microseconds. Read before and after a scenario, the difference over the
-// decisions it made is "CPU µs per decision" — the figure that survives a
-// shared machine, where rps moves with everyone else's load.
+// A server's own CPU time, from /proc/<pid>/stat (utime + stime, every thread
+// of the process) and /proc/<pid>/task/<pid>/stat (the main thread alone: the
+// event loop that answers decisions). On a machine shared with the load
+// generator and other people's work, CPU per decision is steadier than rps:
+// it does not depend on how much CPU the server happened to get.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-/** Clock ticks per second (USER_HZ); 100 on every Linux this runs on. */
-const TICKS_PER_S = 100;
+let ticksPerSecond;
 
-/** µs of CPU used so far by `pid`, or undefined where /proc is not available. */
-export function processCpuUs(pid) {
+/** sysconf(_SC_CLK_TCK): the unit of utime/stime (100 on Linux, almost always). */
+function clockTicks() {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** utime + stime of a stat line, in µs. Fields after the `(comm)` (which may hold spaces): state is 3rd, utime 14th. */
+function statCpuUs(file) {
+  const text = readFileSync(file, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks();
+}
+
+/** { process_us, main_thread_us } of a live pid, or undefined when /proc cannot say (not Linux, process gone). */
+export function readProcessCpu(pid) {
+  if (!pid) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1e6) / TICKS_PER_S;
+    return { process_us: statCpuUs(`/proc/${pid}/stat`), main_thread_us: statCpuUs(`/proc/${pid}/task/${pid}/stat`) };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU µs per request between two readProcessCpu() samples. The resolution is
+ * one clock tick (10 ms) per sample, i.e. < 0.5 % over a scenario of several
+ * seconds at a few thousand requests per second.
+ */
+export function cpuPerRequest(before, after, requests) {
+  if (!before || !after || !(requests > 0)) return {};
+  const per = (k) => Number(((after[k] - before[k]) / requests).toFixed(1));
+  return { cpu_us_per_decision: per('process_us'), main_thread_cpu_us_per_decision: per('main_thread_us') };
+}
+
+/** µs of CPU used so far by `pid` (all threads), or undefined where /proc is not available. */
+export function processCpuUs(pid) {
+  return readProcessCpu(pid)?.process_us;
 }
 
 /** Starts a measurement of the given processes; `stop()` returns µs used by each since. */

@@ -42,12 +42,21 @@ export class Report {
 
   /** A fixed-width table for people, on stderr so stdout stays JSON lines. */
   summary() {
-    const rows = [['scenario', 'rps', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'ratio']];
+    const rows = [['scenario', 'rps', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'cpu µs/dec', 'ratio']];
     for (const l of this.lines.values()) {
       rows.push([l.scenario, String(l.rps), String(l.p50_ms), String(l.p99_ms), String(l.p999_ms), String(l.errors),
-        l.ratio_to_noop === null ? '-' : `${l.ratio_to_noop} × ${l.baseline}`]);
+        String(l.cpu_us_per_decision ?? '-'), l.ratio_to_noop === null ? '-' : `${l.ratio_to_noop} × ${l.baseline}`]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+  }
+
+  /** The ladder's lines (those with cpu_us_added): what each rung adds, in sidecar CPU µs per decision. */
+  ladder() {
+    const rungs = [...this.lines.values()].filter((l) => l.cpu_us_added !== undefined);
+    if (rungs.length === 0) return '';
+    const rows = rungs.map((l) => `  ${l.scenario.padEnd(20)} ${String(l.cpu_us_per_decision).padStart(7)} µs/decision  ` +
+      `${(l.cpu_us_added >= 0 ? '+' : '') + l.cpu_us_added} µs over ${l.baseline} (main thread ${(l.main_thread_cpu_us_added >= 0 ? '+' : '') + l.main_thread_cpu_us_added})`);
+    return `ladder (sidecar CPU per decision; each rung adds one stage):\n${rows.join('\n')}`;
   }
 }

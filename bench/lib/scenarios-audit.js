@@ -6,6 +6,8 @@
 //   audit_off_16 / audit_off_rate_2000       bench/config/bench.yaml: [tenant, rbac], no audit section
 //   audit_jsonl_16 / audit_jsonl_rate_2000   the same plus the trail (jsonl, fsync every 100 ms)
 //   audit_kafka_16 / audit_kafka_rate_2000   the trail shipped to Kafka (bench/config/audit-kafka.yaml)
+//   audit_postgres_16 / audit_postgres_rate_2000  the trail shipped to PostgreSQL's Audit Wall (issue 18; opt-in:
+//                                            --only audit_postgres; a real postgres started by the bench)
 //
 // Targets (issue 11): audit_kafka_16 >= 0.9 x audit_off_16, and at the fixed
 // rate p99 within 0.5 ms of audit off; the same for jsonl.
@@ -25,6 +27,7 @@ import { parse, stringify } from 'yaml';
 import { withCounterCheck } from './capability-checks.js';
 import { runH2load } from './drivers.js';
 import { startKafkaBroker } from './kafka-broker.js';
+import { startPostgres } from './postgres-process.js';
 import { readCounters } from './metrics-text.js';
 import { startSidecar } from './sidecar-process.js';
 
@@ -49,6 +52,13 @@ const COUNTERS = {
   backlog: ['authz_audit_backlog_bytes', { sink: 'kafka' }],
   restarts: ['authz_audit_shipper_restarts_total'],
 };
+/** The same counters, for the sink named `sink`. */
+const countersFor = (sink) => ({
+  ...COUNTERS,
+  delivered: ['audit_events_delivered_total', { sink }],
+  batches: ['audit_sink_latency_seconds_count', { sink }],
+  backlog: ['authz_audit_backlog_bytes', { sink }],
+});
 
 /**
  * Writes the config the sidecar runs, to `<outDir>/audit-<kind>.yaml`: the
@@ -56,13 +66,14 @@ const COUNTERS = {
  * relative paths made absolute. Empties the trail: one left by an earlier run
  * would be shipped first and skew the counts.
  */
-function materializeConfig(outDir, kind, brokerAddress) {
+function materializeConfig(outDir, kind, remoteAddress) {
   const doc = parse(readFileSync(TEMPLATE, 'utf8'));
   doc.identity.jwt.jwks_file = path.resolve(CONFIG_DIR, doc.identity.jwt.jwks_file);
   const jsonl = doc.audit.sinks.find((s) => 'jsonl' in s).jsonl;
   jsonl.dir = path.resolve(CONFIG_DIR, jsonl.dir);
-  if (kind === 'kafka') doc.audit.sinks.find((s) => 'kafka' in s).kafka.brokers = [brokerAddress];
+  if (kind === 'kafka') doc.audit.sinks.find((s) => 'kafka' in s).kafka.brokers = [remoteAddress];
   else doc.audit.sinks = doc.audit.sinks.filter((s) => !('kafka' in s));
+  if (kind === 'postgres') doc.audit.sinks.push({ postgres: { url: remoteAddress, chain: 'bench' } });
   rmSync(jsonl.dir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `audit-${kind}.yaml`);
@@ -71,15 +82,15 @@ function materializeConfig(outDir, kind, brokerAddress) {
 }
 
 /** Waits until the trail has every emitted event and, with Kafka, the shipper has no backlog. */
-async function waitDrained(adminPort, kafka) {
+async function waitDrained(adminPort, remote) {
   const until = Date.now() + DRAIN_TIMEOUT_MS;
   for (;;) {
-    const c = await readCounters(adminPort, COUNTERS);
+    const c = await readCounters(adminPort, remote ? countersFor(remote) : COUNTERS);
     const inTrail = c.trail + c.dropped >= c.emitted;
-    if (inTrail && (!kafka || (c.backlog === 0 && c.delivered >= c.trail))) return c;
+    if (inTrail && (!remote || (c.backlog === 0 && c.delivered >= c.trail))) return c;
     if (Date.now() > until) {
       throw new Error(`audit did not drain within ${DRAIN_TIMEOUT_MS} ms: emitted ${c.emitted}, trail ${c.trail}, ` +
-        `kafka ${c.delivered}, backlog ${c.backlog} bytes, dropped ${c.dropped}`);
+        `${remote ?? 'remote'} ${c.delivered}, backlog ${c.backlog} bytes, dropped ${c.dropped}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -96,16 +107,19 @@ async function auditOffSidecar(ctx) {
 
 async function auditSidecar(ctx, kind) {
   const broker = kind === 'kafka' ? await startKafkaBroker() : undefined;
+  const postgres = kind === 'postgres' ? await startPostgres({ outDir: ctx.outDir, log: ctx.log }) : undefined;
   let sidecar;
   try {
-    const config = materializeConfig(ctx.outDir, kind, broker?.address);
+    const config = materializeConfig(ctx.outDir, kind, broker?.address ?? postgres?.url);
     sidecar = await startSidecar({ config, env: ENV, cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin });
   } catch (err) {
     await broker?.stop();
+    await postgres?.stop();
     throw err;
   }
+  const remote = kind === 'jsonl' ? undefined : kind;
   let totals;
-  const checked = withCounterCheck(sidecar, COUNTERS, async (d, result, extra, scenario) => {
+  const checked = withCounterCheck(sidecar, remote ? countersFor(remote) : COUNTERS, async (d, result, extra, scenario) => {
     const problems = [];
     if (totals.dropped > 0) problems.push(`${totals.dropped} audit events dropped (audit_events_dropped_total)`);
     if (d.emitted < extra.decisions) problems.push(`${d.emitted} audit events emitted for ${extra.decisions} decisions`);
@@ -125,11 +139,18 @@ async function auditSidecar(ctx, kind) {
         audit_accounted: `${totals.emitted} emitted = ${totals.trail} in the trail; broker has ${stats.distinct_ids} distinct of ${stats.records} records`,
       });
     }
+    if (postgres !== undefined) {
+      Object.assign(fields, {
+        audit_shipped: d.delivered, audit_sink_errors: d.sink_errors, audit_batches: d.batches, shipper_restarts: d.restarts,
+        audit_accounted: `${totals.emitted} emitted = ${totals.trail} in the trail; postgres acknowledged ${totals.delivered}`,
+      });
+      if (totals.delivered < totals.trail) problems.push(`postgres acknowledged ${totals.delivered} of ${totals.trail}`);
+    }
     if (problems.length > 0) throw new Error(`${scenario.name}: ${problems.join('; ')}`);
     return fields;
   }, {
     settle: async () => {
-      totals = await waitDrained(sidecar.ports.admin, broker !== undefined);
+      totals = await waitDrained(sidecar.ports.admin, remote);
     },
   });
   return {
@@ -138,6 +159,7 @@ async function auditSidecar(ctx, kind) {
       // The sidecar first: its SIGTERM drain ships to the broker.
       await sidecar.stop();
       await broker?.stop();
+      await postgres?.stop();
     },
   };
 }
@@ -146,13 +168,14 @@ export const AUDIT_TARGETS = {
   audit_off: { start: (ctx) => auditOffSidecar(ctx) },
   audit_jsonl: { start: (ctx) => auditSidecar(ctx, 'jsonl') },
   audit_kafka: { start: (ctx) => auditSidecar(ctx, 'kafka') },
+  audit_postgres: { start: (ctx) => auditSidecar(ctx, 'postgres') },
 };
 
 /** A fixed 2,000 CheckRequests/s over 4 HTTP/2 connections of one stream each (h2load --rps). */
 const RATE = { driver: 'grpc', concurrency: 4, rps: 2000 };
 function runFixedRate({ port, fixtures, scenario, outDir, durationS, warmupS }) {
   return runH2load({
-    port, bodyFile: fixtures.grpcBodyFile, clients: scenario.concurrency, streams: 1, rps: scenario.rps,
+    port, bodyFile: fixtures.grpcBodyFile, clients: scenario.concurrency, streams: 1, rate: scenario.rps,
     logFile: path.join(outDir, `${scenario.name}.h2load.log`), durationS, warmupS,
   });
 }
@@ -167,5 +190,7 @@ export const AUDIT_SCENARIOS = [
   { name: 'audit_jsonl_rate_2000', target: 'audit_jsonl', ...RATE, run: runFixedRate, baseline: 'audit_off_rate_2000' },
   { name: 'audit_kafka_16', target: 'audit_kafka', driver: 'grpc', concurrency: 16, baseline: 'audit_off_16' },
   { name: 'audit_kafka_rate_2000', target: 'audit_kafka', ...RATE, run: runFixedRate, baseline: 'audit_off_rate_2000' },
+  { name: 'audit_postgres_16', target: 'audit_postgres', driver: 'grpc', concurrency: 16, baseline: 'audit_off_16', optIn: true },
+  { name: 'audit_postgres_rate_2000', target: 'audit_postgres', ...RATE, run: runFixedRate, baseline: 'audit_off_rate_2000', optIn: true },
   { name: 'audit_kafka_http_16', target: 'audit_kafka', driver: 'http', concurrency: 16, baseline: 'audit_off_http_16', optIn: true },
 ];

@@ -35,7 +35,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
 const TEMPLATE = path.join(CONFIG_DIR, 'policy.yaml');
 const BUNDLE_BUILDER = fileURLToPath(new URL('./policy-bundle.ts', import.meta.url));
-const STANDIN_ENTRYPOINT = 'standin/allow';
+export const STANDIN_ENTRYPOINT = 'standin/allow';
 const PROBE_ROUTE = 'inspect-project';
 
 const COUNTERS = {
@@ -44,13 +44,20 @@ const COUNTERS = {
   bundle_failures: ['authz_policy_bundle_loads_total', { outcome: 'failure' }],
 };
 
-/** Assembles the stand-in module and packs it as an OPA bundle under outDir (tsx: it imports TypeScript). */
-function buildStandinBundle(outDir, log) {
+const built = new Map();
+
+/**
+ * Assembles the stand-in module and packs it as an OPA bundle under outDir
+ * (tsx: it imports TypeScript); once per run, as several targets load it.
+ */
+export function buildStandinBundle(outDir, log) {
   const file = path.join(outDir, 'policy', 'bundle.tar.gz');
+  if (built.has(file)) return file;
   mkdirSync(path.dirname(file), { recursive: true });
   const r = spawnSync(process.execPath, ['--import', 'tsx', BUNDLE_BUILDER, file], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`building the stand-in policy bundle failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
   log?.(`bench: policy bundle: TEST STAND-IN module (not compiled Rego) → ${path.relative(process.cwd(), file)}`);
+  built.set(file, true);
   return file;
 }
 

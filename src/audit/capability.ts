@@ -161,13 +161,14 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
 }
 
 function shipperOptions(config: AuditConfig, dir: string) {
-  const kafka: KafkaSinkConfig | undefined = remoteSinksOf(config).kafka;
+  const remotes = remoteSinksOf(config);
+  const backoff = (remotes.kafka as KafkaSinkConfig | undefined)?.retry_backoff_ms ?? remotes.postgres?.retry_backoff_ms;
   return {
     dir,
     batchMax: config.batch.max_events,
     pollMs: Math.max(1, config.batch.max_wait_ms),
-    backoffMinMs: kafka?.retry_backoff_ms.min ?? 200,
-    backoffMaxMs: kafka?.retry_backoff_ms.max ?? 5000,
+    backoffMinMs: backoff?.min ?? 200,
+    backoffMaxMs: backoff?.max ?? 5000,
   };
 }
 

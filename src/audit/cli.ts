@@ -4,10 +4,12 @@ import { stat } from 'node:fs/promises';
 import type { CliIo } from '../cli/io.js';
 import { parseTimeArg, queryAuditDir, type AuditQuery } from './query.js';
 import { verifyAuditDir } from './verify.js';
+import { verifyPostgres, type PostgresVerifyOptions } from './verify-postgres.js';
 
-const VERIFY_USAGE = 'usage: authz-sidecar audit verify DIR [--head HASH] [--partial]';
+const VERIFY_USAGE = 'usage: authz-sidecar audit verify DIR [--head HASH] [--partial]\n'
+  + '       authz-sidecar audit verify --postgres URL [--table SCHEMA.TABLE] [--chain NAME]';
 const QUERY_USAGE = 'usage: authz-sidecar audit query DIR [--tenant T] [--action A] [--result allow|deny|error] '
-  + '[--principal P] [--reason R] [--decision-id ID] [--since TIME] [--until TIME] [--limit N]\n'
+  + '[--principal P] [--reason R] [--decision-id ID] [--control FRAMEWORK:ID] [--since TIME] [--until TIME] [--limit N]\n'
   + '  TIME: an ISO date/time (2024-05-01, 2024-05-01T12:00:00Z) or a duration back from now (15m, 24h, 7d)';
 
 class AuditUsageError extends Error {}
@@ -61,7 +63,16 @@ async function withUsage(io: CliIo, usage: string, run: () => Promise<number>): 
 
 export function auditVerifyCommand(args: string[], io: CliIo): Promise<number> {
   return withUsage(io, VERIFY_USAGE, async () => {
-    const { positional, flags } = parseArgs(args, ['head'], ['partial']);
+    const { positional, flags } = parseArgs(args, ['head', 'postgres', 'table', 'chain'], ['partial']);
+    const postgres = flags.get('postgres');
+    if (typeof postgres === 'string') {
+      if (positional.length > 0) throw new AuditUsageError('give either DIR or --postgres URL, not both');
+      const table = flags.get('table');
+      const chain = flags.get('chain');
+      return verifyPostgresCommand(io, {
+        url: postgres, table: typeof table === 'string' ? table : undefined, chain: typeof chain === 'string' ? chain : undefined,
+      });
+    }
     const dir = await requireDir(positional);
     const anchor = flags.get('head');
     if (typeof anchor === 'string' && !/^[0-9a-f]{64}$/.test(anchor)) throw new AuditUsageError('--head must be a hex SHA-256');
@@ -84,7 +95,7 @@ export function auditVerifyCommand(args: string[], io: CliIo): Promise<number> {
 export function auditQueryCommand(args: string[], io: CliIo): Promise<number> {
   return withUsage(io, QUERY_USAGE, async () => {
     const { positional, flags } = parseArgs(args,
-      ['tenant', 'action', 'result', 'principal', 'reason', 'decision-id', 'since', 'until', 'limit'], []);
+      ['tenant', 'action', 'result', 'principal', 'reason', 'decision-id', 'control', 'since', 'until', 'limit'], []);
     const dir = await requireDir(positional);
     const str = (name: string): string | undefined => {
       const v = flags.get(name);
@@ -106,11 +117,29 @@ export function auditQueryCommand(args: string[], io: CliIo): Promise<number> {
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new AuditUsageError('--limit must be a positive integer');
     const q: AuditQuery = {
       tenant: str('tenant'), action: str('action'), result, principal: str('principal'), reason: str('reason'),
-      decisionId: str('decision-id'), since: time('since'), until: time('until'), limit,
+      decisionId: str('decision-id'), control: str('control'), since: time('since'), until: time('until'), limit,
     };
     for await (const m of queryAuditDir(dir, q, (file, line) => io.stderr.write(`warning: ${file}:${line} is not valid JSON; skipped\n`))) {
       io.stdout.write(m.line + '\n');
     }
     return 0;
   });
+}
+
+async function verifyPostgresCommand(io: CliIo, opts: PostgresVerifyOptions): Promise<number> {
+  let report;
+  try {
+    report = await verifyPostgres(opts);
+  } catch (err) {
+    io.stderr.write(`authz-sidecar audit: cannot read the audit table: ${(err as Error).message}\n`);
+    return 2;
+  }
+  for (const note of report.notes) io.stderr.write(`note: ${note}\n`);
+  if (report.problem !== undefined) {
+    const p = report.problem;
+    io.stdout.write(`TAMPERED chain ${p.chain} seq ${p.seq} (decision ${p.decisionId}): ${p.message}\n`);
+    return 1;
+  }
+  io.stdout.write(`ok: ${report.rows} rows in ${report.chains} chain(s)\n`);
+  return 0;
 }

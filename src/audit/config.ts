@@ -24,6 +24,23 @@ const kafkaSinkSchema = z.strictObject({
   }).prefault({}),
 });
 
+const postgresSinkSchema = z.strictObject({
+  /** postgres://user@host:5432/db — the password from PGPASSWORD (or a URL from a secret), never in this file. */
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+  /** The Audit Wall table (config/postgres/audit.sql). */
+  table: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'schema.table in lower case').default('authz_audit.decisions'),
+  /** Names this sidecar's trail in the table (each trail is one hash chain); default: the hostname (the pod name). */
+  chain: z.string().min(1).max(253).optional(),
+  /** Deadline for one batch (connect + insert + commit); past it the batch is retried from the trail. */
+  timeout_ms: z.number().int().positive().default(5000),
+  /** Rows per INSERT statement (a batch larger than this is several statements in one transaction). */
+  max_rows: z.number().int().positive().max(2000).default(500),
+  retry_backoff_ms: z.strictObject({
+    min: z.number().int().positive().default(200),
+    max: z.number().int().positive().default(5000),
+  }).prefault({}),
+});
+
 /** always: fdatasync after every event; interval: every fsync_interval_ms; never: the OS decides. */
 export const FSYNC_POLICIES = ['always', 'interval', 'never'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
@@ -45,6 +62,7 @@ const jsonlSinkSchema = z.strictObject({
 const sinkSchema = z.union([
   z.strictObject({ kafka: kafkaSinkSchema }),
   z.strictObject({ jsonl: jsonlSinkSchema }),
+  z.strictObject({ postgres: postgresSinkSchema }),
   z.strictObject({ stdout: z.strictObject({}).prefault({}) }),
 ]);
 
@@ -64,7 +82,8 @@ export const auditConfigSchema = z.strictObject({
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 export type KafkaSinkConfig = z.output<typeof kafkaSinkSchema>;
 export type JsonlSinkConfig = z.output<typeof jsonlSinkSchema>;
-export type RemoteSinkConfigs = { kafka?: KafkaSinkConfig };
+export type PostgresSinkConfig = z.output<typeof postgresSinkSchema>;
+export type RemoteSinkConfigs = { kafka?: KafkaSinkConfig; postgres?: PostgresSinkConfig };
 
 /** Parses the raw section, throwing an Error whose message names every bad field. */
 export function parseAuditConfig(section: unknown): AuditConfig {
@@ -73,8 +92,11 @@ export function parseAuditConfig(section: unknown): AuditConfig {
   const count = (kind: string): number => parsed.data.sinks.filter((s) => kind in s).length;
   if (count('kafka') > 1) throw new Error('invalid audit config: audit.sinks: at most one kafka sink');
   if (count('jsonl') > 1) throw new Error('invalid audit config: audit.sinks: at most one jsonl sink (the trail)');
-  if (count('kafka') > 0 && count('jsonl') === 0) {
-    throw new Error('invalid audit config: audit.sinks: kafka is shipped from the local trail; add a jsonl sink ({ jsonl: { dir: ... } })');
+  if (count('postgres') > 1) throw new Error('invalid audit config: audit.sinks: at most one postgres sink');
+  for (const remote of ['kafka', 'postgres']) {
+    if (count(remote) > 0 && count('jsonl') === 0) {
+      throw new Error(`invalid audit config: audit.sinks: ${remote} is shipped from the local trail; add a jsonl sink ({ jsonl: { dir: ... } })`);
+    }
   }
   return parsed.data;
 }
@@ -86,6 +108,9 @@ export function trailConfigOf(config: AuditConfig): JsonlSinkConfig | undefined 
 
 export function remoteSinksOf(config: AuditConfig): RemoteSinkConfigs {
   const out: RemoteSinkConfigs = {};
-  for (const s of config.sinks) if ('kafka' in s) out.kafka = s.kafka;
+  for (const s of config.sinks) {
+    if ('kafka' in s) out.kafka = s.kafka;
+    if ('postgres' in s) out.postgres = s.postgres;
+  }
   return out;
 }

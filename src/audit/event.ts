@@ -6,6 +6,7 @@
 // revision, a remote OpenFGA's model id, a path, a stage's reason) is cut to
 // a bound, so one event stays far below MAX_EVENT_BYTES whatever they hold.
 import type { AuthzRequest, Decision } from '../decision/types.js';
+import { MAX_CONTROLS, NO_CONTROLS, isControl, mergeControls } from '../decision/controls.js';
 import { traceIdFrom } from './trace-context.js';
 
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -86,6 +87,8 @@ export interface AuditEventV1 {
   client_ip: string | null;
   request_id: string;
   trace_id: string | null;
+  /** Compliance controls the decision enforced: the route's, then the policy's (FRAMEWORK:CONTROL identifiers). */
+  controls: readonly string[];
 }
 
 export function resultOf(d: Decision): AuditResult {
@@ -128,7 +131,13 @@ export function toWireEvent(c: CapturedEvent): AuditEventV1 {
     client_ip: boundedOrNull(c.clientIp),
     request_id: bounded(c.requestId),
     trace_id: traceIdFrom(c.traceparent),
+    controls: mergeControls(d.controls ?? NO_CONTROLS, policyControls(d.annotations.controls)),
   };
+}
+
+/** The policy stage validated these (src/policy/result.ts); anything else is left out. */
+function policyControls(v: unknown): readonly string[] | undefined {
+  return Array.isArray(v) && v.length <= MAX_CONTROLS && v.every(isControl) ? (v as string[]) : undefined;
 }
 
 function stringAnnotation(v: unknown): string | null {

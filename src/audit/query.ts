@@ -11,6 +11,8 @@ export interface AuditQuery {
   readonly principal?: string;
   readonly reason?: string;
   readonly decisionId?: string;
+  /** A compliance control the decision enforced (`SOC2:CC6.1`). */
+  readonly control?: string;
   /** Epoch ms, inclusive. */
   readonly since?: number;
   /** Epoch ms, exclusive. */
@@ -60,6 +62,7 @@ function matches(e: Record<string, unknown>, q: AuditQuery): boolean {
   if (q.principal !== undefined && e.principal !== q.principal) return false;
   if (q.reason !== undefined && e.reason !== q.reason && e.would_deny_reason !== q.reason) return false;
   if (q.decisionId !== undefined && e.decision_id !== q.decisionId) return false;
+  if (q.control !== undefined && !(Array.isArray(e.controls) && e.controls.includes(q.control))) return false;
   if (q.since !== undefined || q.until !== undefined) {
     const at = typeof e.timestamp === 'string' ? Date.parse(e.timestamp) : NaN;
     if (Number.isNaN(at)) return false;

@@ -18,11 +18,15 @@ export class MemoryCounters {
 
   charge(meters: readonly Meter[], now: number): ChargeOutcome {
     const used = new Array<number>(meters.length);
+    // The live entries found by the check, so the charge does not look them up again.
+    const live = new Array<Entry | undefined>(meters.length);
     let refused = -1;
     for (let i = 0; i < meters.length; i++) {
       const m = meters[i]!;
-      const entry = this.counts.get(m.key);
-      const u = entry !== undefined && entry.end > now ? entry.used : 0;
+      const found = this.counts.get(m.key);
+      const entry = found !== undefined && found.end > now ? found : undefined;
+      live[i] = entry;
+      const u = entry !== undefined ? entry.used : 0;
       used[i] = u;
       const limit = this.share === 1 ? m.spec.limit : Math.floor(m.spec.limit * this.share);
       if (u + m.amount > limit && (refused < 0 || m.window.end > meters[refused]!.window.end)) refused = i;
@@ -30,8 +34,8 @@ export class MemoryCounters {
     if (refused >= 0) return { kind: 'exhausted', index: refused, used };
     for (let i = 0; i < meters.length; i++) {
       const m = meters[i]!;
-      const entry = this.counts.get(m.key);
-      if (entry !== undefined && entry.end > now) entry.used += m.amount;
+      const entry = live[i];
+      if (entry !== undefined) entry.used += m.amount;
       else this.counts.set(m.key, { used: m.amount, end: m.window.end });
       used[i] = used[i]! + m.amount;
     }

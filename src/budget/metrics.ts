@@ -15,6 +15,9 @@ export class BudgetMetrics {
   readonly leaseReturns: Counter<'reason'>;
   readonly reconciled: Counter;
   private readonly chargedChildren = new Map<string, { inc(): void }>();
+  private lastTenant: string | undefined;
+  private lastPath: ChargePath | undefined;
+  private lastChild: { inc(): void } | undefined;
 
   constructor(registry: Registry) {
     this.charged = counter(registry, 'authz_budget_charged_total',
@@ -40,13 +43,19 @@ export class BudgetMetrics {
   }
 
   countCharged(tenant: string, path: ChargePath): void {
-    const key = `${tenant}\u0000${path}`;
-    let child = this.chargedChildren.get(key);
-    if (child === undefined) {
-      child = this.charged.labels(tenant, path);
-      this.chargedChildren.set(key, child);
+    // Consecutive charges usually share tenant and path: skip the key and the lookup.
+    if (tenant !== this.lastTenant || path !== this.lastPath || this.lastChild === undefined) {
+      const key = `${tenant}\u0000${path}`;
+      let child = this.chargedChildren.get(key);
+      if (child === undefined) {
+        child = this.charged.labels(tenant, path);
+        this.chargedChildren.set(key, child);
+      }
+      this.lastTenant = tenant;
+      this.lastPath = path;
+      this.lastChild = child;
     }
-    child.inc();
+    this.lastChild.inc();
   }
 }
 

@@ -9,8 +9,8 @@ import type { Meter, MeterSpec, TenantPlan } from './plan.js';
 import { fromMicro } from './units.js';
 import { retryAfterSeconds } from './windows.js';
 
-export const CLASS_HEADER = 'x-budget-class';
-export const WARNING_HEADER = 'x-budget-warning';
+export { BUDGET_CLASS_HEADER as CLASS_HEADER, BUDGET_WARNING_HEADER as WARNING_HEADER } from '../decision/owned-headers.js';
+import { BUDGET_CLASS_HEADER as CLASS_HEADER, BUDGET_WARNING_HEADER as WARNING_HEADER } from '../decision/owned-headers.js';
 
 /** What the policy stage sees as input.budget and the audit event records. */
 export interface BudgetAnnotation {

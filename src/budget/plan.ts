@@ -3,6 +3,7 @@
 // once per tenant and class and cached; per request only the window and the
 // amount are filled in.
 import type { BudgetConfig, Limits, RouteClass, TenantLimits } from './config.js';
+import { BUDGET_REMAINING_PREFIX } from '../decision/owned-headers.js';
 import { toMicro } from './units.js';
 import type { Window, WindowCache, WindowKind } from './windows.js';
 
@@ -87,7 +88,7 @@ function specsFor(limits: Limits | undefined, prefix: string, scope: string, per
       cost,
       scope,
       perPrincipal,
-      remainingHeader: `x-budget-remaining-${budget.replace('.', '-')}`,
+      remainingHeader: `${BUDGET_REMAINING_PREFIX}${budget.replace('.', '-')}`,
     });
   }
 }
@@ -101,18 +102,25 @@ const MAX_CACHED_PLANS = 10_000;
 export class BudgetPlans {
   private readonly cache = new Map<string, TenantPlan | null>();
   private readonly overrides = new Map<string, TenantLimits>();
+  /** The plan answered last: consecutive requests are mostly the same tenant and class (cleared with the cache). */
+  private last: { tenant: string; cls: RouteClass; perPrincipal: boolean; plan: TenantPlan | null } | undefined;
 
   constructor(private config: BudgetConfig) {}
 
   replaceConfig(config: BudgetConfig): void {
     this.config = config;
     this.overrides.clear();
+    this.clearCache();
+  }
+
+  private clearCache(): void {
     this.cache.clear();
+    this.last = undefined;
   }
 
   setLimits(tenant: string, limits: TenantLimits): void {
     this.overrides.set(tenant, limits);
-    this.cache.clear();
+    this.clearCache();
   }
 
   isConfigured(tenant: string): boolean {
@@ -127,6 +135,14 @@ export class BudgetPlans {
   }
 
   get(tenant: string, cls: RouteClass, perPrincipal: boolean): TenantPlan | undefined {
+    const last = this.last;
+    if (last !== undefined && last.tenant === tenant && last.cls === cls && last.perPrincipal === perPrincipal) return last.plan ?? undefined;
+    const plan = this.lookup(tenant, cls, perPrincipal);
+    this.last = { tenant, cls, perPrincipal, plan: plan ?? null };
+    return plan;
+  }
+
+  private lookup(tenant: string, cls: RouteClass, perPrincipal: boolean): TenantPlan | undefined {
     const key = `${tenant}\u0000${cls}\u0000${perPrincipal ? 1 : 0}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
@@ -140,7 +156,7 @@ export class BudgetPlans {
       specsFor(pp, 'principal.', 'p:', true, specs);
       plan = { tenant, label: this.isConfigured(tenant) ? tenant : '_default', specs, hasPerPrincipal: pp !== undefined };
     }
-    if (this.cache.size >= MAX_CACHED_PLANS) this.cache.clear();
+    if (this.cache.size >= MAX_CACHED_PLANS) this.clearCache();
     this.cache.set(key, plan);
     return plan ?? undefined;
   }
@@ -164,6 +180,24 @@ export function meterKey(tenant: string, spec: MeterSpec, principal: string, win
   return `{${tenant}}:${spec.scope}${who}${spec.kind}:${window.start}`;
 }
 
+/**
+ * The last key built per (plan's tenant, spec) that does not depend on the
+ * principal, until its window rolls over. Reusing the same string object
+ * per window spares a concatenation per counter per request and lets the
+ * counter map find it by the hash V8 keeps on the string (a fresh string is
+ * hashed again on every lookup).
+ */
+const sharedKeys = new WeakMap<MeterSpec, { tenant: string; start: number; key: string }>();
+
+function keyFor(tenant: string, spec: MeterSpec, principal: string, window: Window): string {
+  if (spec.perPrincipal) return meterKey(tenant, spec, principal, window);
+  const last = sharedKeys.get(spec);
+  if (last !== undefined && last.start === window.start && last.tenant === tenant) return last.key;
+  const key = meterKey(tenant, spec, principal, window);
+  sharedKeys.set(spec, { tenant, start: window.start, key });
+  return key;
+}
+
 export function buildMeters(
   plan: TenantPlan,
   principal: string,
@@ -175,7 +209,7 @@ export function buildMeters(
   for (let i = 0; i < plan.specs.length; i++) {
     const spec = plan.specs[i]!;
     const window = windows.at(spec.window, now);
-    meters[i] = { spec, key: meterKey(plan.tenant, spec, principal, window), window, amount: spec.cost ? costMicro : 1 };
+    meters[i] = { spec, key: keyFor(plan.tenant, spec, principal, window), window, amount: spec.cost ? costMicro : 1 };
   }
   return meters;
 }

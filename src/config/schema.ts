@@ -2,20 +2,69 @@
 // here so that one error message can name the exact path that is wrong.
 // Sections owned by later capabilities (rebac, policy, budget, audit) are
 // validated by their own rooms; here they are only required to be objects.
+import { controlsSchema } from '../decision/controls.js';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
+/**
+ * Every port listens on loopback unless told otherwise: as a sidecar, Envoy is
+ * in the same pod, and a port other pods can reach is a port they can forge
+ * requests on (docs/security.md). Standalone deployments set 0.0.0.0.
+ */
+const DEFAULT_HOST = '127.0.0.1';
 const listener = (defaultPort: number) =>
   z
     .object({
       enabled: z.boolean().default(true),
-      host: z.string().default('0.0.0.0'),
+      host: z.string().default(DEFAULT_HOST),
       port: port.default(defaultPort),
     })
     .strict()
     .prefault({});
 
+/** The gRPC ext_authz port: a listener plus the bounds on what one caller can make it hold (docs/security.md). */
+const grpcListener = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().default(DEFAULT_HOST),
+    port: port.default(9191),
+    /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (Envoy's edge recommendation: 100). */
+    max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+    /** Largest CheckRequest message; larger is denied message_too_large. */
+    max_message_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024),
+    /** A stream must deliver its whole message within this (denied message_timeout after 1–2× it). */
+    message_timeout_ms: z.number().int().positive().max(600_000).default(5000),
+    /** Request bytes buffered across all streams before Checks are denied overloaded. */
+    max_buffered_bytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+    /** Open connections at once. */
+    max_connections: z.number().int().min(1).default(1024),
+    /** mTLS on the gRPC port: our certificate and key, and the CA every client certificate must chain to. */
+    tls: z
+      .object({ cert_file: z.string().min(1), key_file: z.string().min(1), client_ca_file: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .prefault({});
+
 export const enforcementMode = z.enum(['deny', 'dryrun', 'warn']);
+
+/** `load_shedding:` — fast 503 `overloaded` past saturation (decision/load-shedder.ts). */
+export const loadSheddingSchema = z
+  .object({
+    /** Off by default: turn on where the sidecar can be driven past saturation (the bench: bench/README.md). */
+    enabled: z.boolean().default(false),
+    /** Shed while the event loop runs this late (ms); keep it well below deadline_ms. */
+    max_event_loop_lag_ms: z.number().positive().max(10_000).default(20),
+    /** Shed while this many decisions wait on I/O. */
+    max_in_flight: z.number().int().positive().default(1000),
+    /** How often the lag is sampled (ms). */
+    sample_interval_ms: z.number().int().positive().max(1000).default(5),
+  })
+  .strict()
+  .prefault({});
+
+export type LoadSheddingConfig = z.output<typeof loadSheddingSchema>;
 
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -67,10 +116,15 @@ export const jwtSchema = z
 export const identitySchema = z
   .object({
     jwt: jwtSchema.optional(),
-    /** Trust the payload Envoy's jwt_authn filter put in metadata_context (Envoy already verified it). */
+    /**
+     * Trust the payload Envoy's jwt_authn filter put in metadata_context (Envoy
+     * already verified it). Off unless `enabled: true`: anyone who can reach the
+     * gRPC port can write that metadata, so it is safe only when nothing but
+     * Envoy can (loopback, or server.grpc.tls) — see docs/security.md.
+     */
     envoy_jwt_authn: z
       .object({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(false),
         namespace: z.string().default('envoy.filters.http.jwt_authn'),
         /**
          * The `payload_in_metadata` key. When unset, the one payload in the namespace is used
@@ -137,6 +191,8 @@ export const routeSchema = z
     enforcement: enforcementMode.optional(),
     deadline_ms: z.number().int().positive().optional(),
     stages: z.array(stageEntry).default(['tenant', 'rbac']),
+    /** Compliance controls this route's decisions enforce (audit events, `audit query --control`). */
+    controls: controlsSchema,
   })
   .strict();
 
@@ -156,7 +212,7 @@ export const rbacSchema = z
 const proxySchema = z
   .object({
     enabled: z.boolean().default(false),
-    host: z.string().default('0.0.0.0'),
+    host: z.string().default(DEFAULT_HOST),
     port: port.default(8080),
     upstream: z.url().optional(),
     /** Keep-alive connections to the upstream, at most this many at once. */
@@ -189,11 +245,11 @@ export const sidecarConfigSchema = z
   .object({
     server: z
       .object({
-        grpc: listener(9191),
+        grpc: grpcListener,
         http: z
           .object({
             enabled: z.boolean().default(true),
-            host: z.string().default('0.0.0.0'),
+            host: z.string().default(DEFAULT_HOST),
             port: port.default(9192),
             /** Envoy http_service path_prefix, stripped before routing. */
             path_prefix: z.string().startsWith('/').optional(),
@@ -211,6 +267,7 @@ export const sidecarConfigSchema = z
       .prefault({}),
     enforcement: enforcementMode.default('deny'),
     deadline_ms: z.number().int().positive().max(60_000).default(50),
+    load_shedding: loadSheddingSchema,
     identity: identitySchema,
     routes: z.array(routeSchema).default([]),
     rbac: rbacSchema,

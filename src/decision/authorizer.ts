@@ -6,7 +6,10 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
-import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED } from './reason-codes.js';
+import { NO_CONTROLS } from './controls.js';
+import type { ShedSignal } from './load-shedder.js';
+import { PRINCIPAL_HEADER, ROLES_HEADER, TENANT_HEADER, WARNING_HEADER } from './owned-headers.js';
+import { AUDIT_UNAVAILABLE, DEADLINE_EXCEEDED, OVERLOADED } from './reason-codes.js';
 import {
   type AuthzRequest,
   type Decision,
@@ -27,11 +30,8 @@ export const ANONYMOUS: Principal = Object.freeze({
   source: 'anonymous',
 });
 
-/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers). */
-export const PRINCIPAL_HEADER = 'x-authz-principal';
-export const TENANT_HEADER = 'x-authz-tenant';
-export const ROLES_HEADER = 'x-authz-roles';
-export const WARNING_HEADER = 'x-authz-warning';
+/** Headers an allowed request carries upstream (Envoy: allowed_upstream_headers); the registry is owned-headers.ts. */
+export { PRINCIPAL_HEADER, TENANT_HEADER, ROLES_HEADER, WARNING_HEADER } from './owned-headers.js';
 
 export interface AuthorizerOptions {
   readonly routes: RouteMatcher;
@@ -51,6 +51,11 @@ export interface AuthorizerOptions {
    * cannot take another event and the config says no unaudited access).
    */
   readonly canRecord?: () => boolean;
+  /** Load shedding (decision/load-shedder.ts): asked first; a signal answers 503 `overloaded` at once. */
+  readonly shedder?: {
+    check(): ShedSignal | undefined;
+    track(pending: Promise<unknown>): void;
+  };
 }
 
 export class Authorizer {
@@ -61,6 +66,21 @@ export class Authorizer {
    * the decision runs under the smaller of it and the configured deadline.
    */
   decide(req: AuthzRequest, deadlineMs?: number): Decision | Promise<Decision> {
+    const shedder = this.opts.shedder;
+    if (shedder === undefined) return this.decideNow(req, deadlineMs);
+    if (shedder.check() !== undefined) return this.shed(req);
+    const decision = this.decideNow(req, deadlineMs);
+    if (decision instanceof Promise) shedder.track(decision);
+    return decision;
+  }
+
+  /** No stage runs and nothing is audited: under overload the cheapest honest answer is the point. */
+  private shed(req: AuthzRequest): Decision {
+    return this.finish(req, randomUUID(), performance.now(), this.opts.enforcement, deny(503, OVERLOADED, 'load_shedding'),
+      undefined, undefined, undefined, NO_ANNOTATIONS, false);
+  }
+
+  private decideNow(req: AuthzRequest, deadlineMs: number | undefined): Decision | Promise<Decision> {
     const started = performance.now();
     const decisionId = randomUUID();
     if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
@@ -165,6 +185,7 @@ export class Authorizer {
     principal?: Principal,
     resource?: ResourceRef,
     annotations: Readonly<Record<string, unknown>> = NO_ANNOTATIONS,
+    record = true,
   ): Decision {
     // Every Decision is built by this one object literal with the same keys in
     // the same order, so V8 keeps one hidden class for all of them (spreading
@@ -206,9 +227,11 @@ export class Authorizer {
       resource,
       route: match?.route.name,
       annotations,
+      controls: match?.route.controls ?? NO_CONTROLS,
       durationSeconds: (performance.now() - started) / 1000,
     };
-    if (this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {
+    // A shed decision (record = false) is not audited: under overload the trail would only add to it.
+    if (record && this.opts.onDecision !== undefined && !this.opts.onDecision(decision, req) && decision.reason !== AUDIT_UNAVAILABLE) {
       // The audit trail could not take this decision (and the config says no
       // unaudited access): the caller gets a deny it can retry, never an unrecorded answer.
       return this.finish(req, decisionId, started, 'deny', deny(503, AUDIT_UNAVAILABLE, 'audit'), match, principal, resource);

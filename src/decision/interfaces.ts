@@ -27,6 +27,8 @@ export interface CompiledRoute {
   readonly stages: readonly Stage[];
   /** True when the route's config says `stages: []` on purpose (authenticate only). */
   readonly explicitlyNoStages: boolean;
+  /** Compliance controls the route's decisions enforce (from `controls:`). */
+  readonly controls?: readonly string[];
   resolveResource(req: AuthzRequest, params: Readonly<Record<string, string>>, principal: Principal): ResourceResolution;
 }
 

@@ -36,7 +36,8 @@ export const REASON_CODES = {
   deadline_exceeded: { status: 503, group: 'decision', meaning: 'the decision did not finish within its deadline (`deadline_ms`, or less when Envoy\'s `grpc-timeout` says so)' },
   stage_error: { status: 503, group: 'decision', meaning: 'a stage threw or answered something that is not a result (a bug or a dependency); fail closed' },
   identity_error: { status: 503, group: 'decision', meaning: 'the identity resolver itself failed (not a bad credential)' },
-  internal_error: { status: 503, group: 'decision', meaning: 'the decision or its answer failed unexpectedly; the failure is contained to this request' },
+  internal_error: { status: 503, group: 'decision', meaning: 'the decision or its answer failed unexpectedly; the failure is contained to this request (counted in `authz_internal_errors_total`)' },
+  overloaded: { status: 503, group: 'decision', meaning: 'load shedding (`load_shedding.enabled`): the event loop was running later than `max_event_loop_lag_ms`, or `max_in_flight` decisions were waiting on I/O; answered at once, no stage ran, not audited (counted in `authz_shed_total`). Also gRPC: more request bytes pending across all streams than `server.grpc.max_buffered_bytes` (that deny goes through the authorizer and is audited)' },
 
   no_route: { status: 403, group: 'request', meaning: 'no route matches method + path + host' },
   malformed_request: { status: 403, group: 'request', meaning: 'the CheckRequest could not be decoded' },
@@ -47,7 +48,13 @@ export const REASON_CODES = {
   header_too_large: { status: 403, group: 'request', meaning: 'the headers exceed the size limit (64 KiB in total)' },
   header_not_utf8: { status: 403, group: 'request', meaning: 'a header value is not valid UTF-8' },
   metadata_too_deep: { status: 403, group: 'request', meaning: 'Envoy metadata is nested absurdly deep' },
-  ambiguous_host: { status: 403, group: 'request', meaning: 'two `Host` (or `:authority`) values' },
+  ambiguous_host: { status: 403, group: 'request', meaning: 'two `Host` (or `:authority`) values, sent twice or comma-joined (`a.example, b.example`)' },
+  too_many_headers: { status: 403, group: 'request', meaning: 'more than 1,000 header entries (counted as entries, empty names too), so none is silently dropped' },
+  metadata_too_large: { status: 403, group: 'request', meaning: 'the CheckRequest holds more than 10,000 metadata, context-extension or label entries' },
+  message_too_large: { status: 403, group: 'request', meaning: 'gRPC: the request message (or its length prefix) is over `server.grpc.max_message_bytes`' },
+  message_timeout: { status: 403, group: 'request', meaning: 'gRPC: the stream did not deliver its whole message within `server.grpc.message_timeout_ms`' },
+  bad_framing: { status: 403, group: 'request', meaning: 'gRPC: no message, a truncated one, more than one, or a bad flag byte' },
+  compressed_message: { status: 403, group: 'request', meaning: 'gRPC: a compressed message (the sidecar offers only `identity`)' },
   no_resource_tenant: { status: 403, group: 'request', meaning: 'the route names a tenant source that the request does not carry' },
   ambiguous_tenant: { status: 403, group: 'request', meaning: 'the tenant header is duplicated or comma-joined' },
   no_resource_id: { status: 403, group: 'request', meaning: 'the route names a resource id the request does not carry' },
@@ -104,6 +111,7 @@ export function isReasonCode(value: string): value is ReasonCode {
 export const DEADLINE_EXCEEDED: ReasonCode = 'deadline_exceeded';
 export const INTERNAL_ERROR: ReasonCode = 'internal_error';
 export const AUDIT_UNAVAILABLE: ReasonCode = 'audit_unavailable';
+export const OVERLOADED: ReasonCode = 'overloaded';
 
 /** The Markdown of docs/reason-codes.md. */
 export function renderReasonCodesMarkdown(): string {

@@ -138,9 +138,11 @@ export interface Decision {
   readonly resource?: ResourceRef;
   readonly route?: string;
   readonly annotations: Readonly<Record<string, unknown>>;
+  /** The route's compliance controls (a policy's own are in annotations.controls). */
+  readonly controls?: readonly string[];
   /** Wall time spent deciding, in seconds. */
   readonly durationSeconds: number;
 }
 
-/** The header that carries the decision id to Envoy on allow and deny. */
-export const DECISION_ID_HEADER = 'x-authz-decision-id';
+/** The header that carries the decision id to Envoy on allow and deny (registry: owned-headers.ts). */
+export { DECISION_ID_HEADER } from './owned-headers.js';

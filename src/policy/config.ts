@@ -116,9 +116,22 @@ export type PolicyConfig = z.output<typeof policyConfigSchema>;
 export type BundleSourceConfig = PolicyConfig['bundle'];
 export type SigningConfig = NonNullable<PolicyConfig['signing']>;
 
-/** Options of the `policy` stage on a route: `{ policy: { entrypoint: authz/allow } }`. */
+/**
+ * What of the request a route's policy reads. Left out, the input carries
+ * everything OPA-Envoy's does. `headers` lists the request headers the policy
+ * looks at (case-insensitive); every other header is left out of
+ * input.attributes.request.http.headers, so a request with a large header the
+ * policy ignores (a bearer token, cookies) does not pay to serialize it.
+ */
+const policyInputOptionsSchema = z
+  .object({
+    headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z:-]+$/, { error: 'a header name' })).optional(),
+  })
+  .strict();
+
+/** Options of the `policy` stage on a route: `{ policy: { entrypoint: authz/allow, input: { headers: [x-region] } } }`. */
 export const policyStageOptionsSchema = z
-  .object({ entrypoint: z.string().min(1).optional() })
+  .object({ entrypoint: z.string().min(1).optional(), input: policyInputOptionsSchema.optional() })
   .strict();
 
 export type PolicyStageOptions = z.output<typeof policyStageOptionsSchema>;

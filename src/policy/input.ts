@@ -100,7 +100,7 @@ let cachedSecond = -1;
 let cachedNow = '';
 
 /** Formatting a date per request is wasteful at thousands of requests per second: once per second. */
-function nowSecond(): string {
+export function nowSecond(): string {
   const second = Math.floor(Date.now() / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
@@ -150,7 +150,7 @@ function parsedQuery(q: Readonly<Record<string, string>>): Readonly<Record<strin
   return out ?? NO_QUERY;
 }
 
-function queryString(q: Readonly<Record<string, string>>): string {
+export function queryString(q: Readonly<Record<string, string>>): string {
   let s = '';
   for (const k in q) {
     s += `${s === '' ? '' : '&'}${encodeURIComponent(k)}=${encodeURIComponent(q[k]!)}`;

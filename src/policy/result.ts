@@ -2,6 +2,7 @@
 // plugin accepts: a boolean, or an object
 //   { allowed, reason?, http_status?, headers?, response_headers_to_add?, body? }.
 // Anything else is the policy's bug and denies `policy_error` (fail-closed).
+import { MAX_CONTROLS, isControl } from '../decision/controls.js';
 import type { DenyStatus, StageResult } from '../decision/types.js';
 
 export const POLICY_DENIED = 'policy_denied';
@@ -12,6 +13,8 @@ export interface PolicyVerdict {
   readonly result: StageResult;
   /** response_headers_to_add on allow: for the downstream response. */
   readonly responseHeaders?: Readonly<Record<string, string>>;
+  /** The compliance controls the policy says this decision enforces. */
+  readonly controls?: readonly string[];
 }
 
 /** Why a result set is not a decision; the stage denies `policy_error`. */
@@ -45,11 +48,12 @@ export function interpretDecision(value: unknown): PolicyVerdict {
   const d = value as Record<string, unknown>;
   if (typeof d.allowed !== 'boolean') throw new BadPolicyResult('decision object needs a boolean "allowed"');
   const headers = d.headers === undefined ? undefined : headerMap(d.headers, 'headers');
+  const controls = d.controls === undefined ? undefined : controlList(d.controls);
   if (d.allowed) {
     const responseHeaders =
       d.response_headers_to_add === undefined ? undefined : headerMap(d.response_headers_to_add, 'response_headers_to_add');
     const result: StageResult = headers === undefined ? ALLOW : { kind: 'allow', headers };
-    return responseHeaders === undefined ? { result } : { result, responseHeaders };
+    return { result, ...(responseHeaders === undefined ? {} : { responseHeaders }), ...(controls === undefined ? {} : { controls }) };
   }
   const status = denyStatus(d.http_status);
   const reason = d.reason === undefined ? POLICY_DENIED : sanitizeReason(d.reason);
@@ -61,7 +65,7 @@ export function interpretDecision(value: unknown): PolicyVerdict {
     ...(headers === undefined ? {} : { headers }),
     ...(d.body === undefined ? {} : { body: d.body }),
   };
-  return { result };
+  return controls === undefined ? { result } : { result, controls };
 }
 
 /**
@@ -93,6 +97,14 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 /** OPA-Envoy header maps: name → string or list of strings (joined with ", "). */
+/** A policy's `controls`: a list of FRAMEWORK:CONTROL identifiers, at most MAX_CONTROLS. */
+function controlList(v: unknown): readonly string[] {
+  if (!Array.isArray(v) || v.length > MAX_CONTROLS || !v.every(isControl)) {
+    throw new BadPolicyResult(`"controls" must be a list of at most ${MAX_CONTROLS} FRAMEWORK:CONTROL identifiers`);
+  }
+  return Object.freeze([...v]);
+}
+
 function headerMap(v: unknown, field: string): Record<string, string> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BadPolicyResult(`"${field}" must be an object`);
   const out: Record<string, string> = {};

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ActivePolicy } from './activation.js';
 import { normalizeEntrypoint, policyStageOptionsSchema } from './config.js';
 import { PolicyEvalError } from './evaluator.js';
-import { buildPolicyInput } from './input.js';
+import { FULL_INPUT, policyInputBytes, type PolicyInputShape } from './input-json.js';
 import type { PolicyMetrics } from './metrics.js';
 import { BadPolicyResult, POLICY_ERROR, interpretResultSet } from './result.js';
 import { parseSection } from '../config/parse-section.js';
@@ -46,7 +46,9 @@ export function policyStageFactory(deps: PolicyStageDeps): StageFactory {
           `entrypoint "${entrypoint}" is not in the loaded bundle ${current.revision} (it has: ${[...current.evaluator.entrypoints.keys()].join(', ')})`,
         );
       }
-      return new PolicyStage(deps, entrypoint, ctx.route);
+      const headers = opts.input?.headers;
+      const shape: PolicyInputShape = headers === undefined ? FULL_INPUT : { headers: new Set(headers.map((h) => h.toLowerCase())) };
+      return new PolicyStage(deps, entrypoint, ctx.route, shape);
     },
   };
 }
@@ -62,6 +64,7 @@ class PolicyStage implements Stage {
     private readonly deps: PolicyStageDeps,
     private readonly entrypoint: string | undefined,
     private readonly route: string,
+    private readonly inputShape: PolicyInputShape,
   ) {}
 
   evaluate(req: AuthzRequest, ctx: DecisionContext): StageResult {
@@ -74,8 +77,9 @@ class PolicyStage implements Stage {
 
     let resultSet: unknown;
     try {
-      // The evaluation is stopped when the decision's deadline passes (kind `timeout`).
-      resultSet = policy.evaluator.evaluate(id, buildPolicyInput(req, ctx), ctx.deadline);
+      // The input's JSON bytes, written once: what opa-wasm copies into the module as is. The
+      // evaluation is stopped when the decision's deadline passes (kind `timeout`).
+      resultSet = policy.evaluator.evaluate(id, policyInputBytes(req, ctx, this.inputShape), ctx.deadline);
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);
@@ -88,6 +92,7 @@ class PolicyStage implements Stage {
 
     try {
       const verdict = interpretResultSet(resultSet);
+      if (verdict.controls !== undefined) ctx.annotations.controls = verdict.controls;
       if (verdict.responseHeaders !== undefined && verdict.result.kind === 'allow') {
         return { ...verdict.result, responseHeaders: verdict.responseHeaders };
       }

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { AuthzRequest, Peer } from '../decision/types.js';
 import { normalizePath } from './normalize-path.js';
-import { collectHeaders, MAX_HEADER_BYTES, type CollectedHeaders } from './header-list.js';
+import { collectHeaders, MAX_HEADER_BYTES, MAX_HEADER_COUNT, type CollectedHeaders } from './header-list.js';
+import { isAmbiguousHost } from './host.js';
 import type { DecodedCheckRequest, DecodedHttpRequest, DecodedMetadata, DecodedPeer } from './check-request-types.js';
 import { StructTooDeepError, structToJson } from './check-request-struct.js';
 import { decodedCheckRequestFromJson } from './check-request-json.js';
@@ -69,6 +70,8 @@ export function authzRequestFromCheck(
       else malformed ??= normalized.reason;
     }
     req.host = (http.host || req.headers[':authority'] || req.headers.host || '').toLowerCase();
+    // Envoy joins repeated headers with ','; a comma-joined host is two hosts.
+    if (isAmbiguousHost(req.host)) malformed ??= 'ambiguous_host';
     req.requestId = http.id || req.headers['x-request-id'] || '';
   }
   if (req.requestId === '') req.requestId = randomUUID();
@@ -122,6 +125,7 @@ function checkHeaders(http: DecodedHttpRequest): CheckHeaders {
   }
   const collected = collectHeaders(flat);
   if (collected.bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
+  else if (collected.headerList.length > MAX_HEADER_COUNT) malformed = 'too_many_headers';
   return { collected, malformed };
 }
 

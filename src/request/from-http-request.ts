@@ -6,11 +6,19 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthzRequest, Peer } from '../decision/types.js';
-import { collectHeaders, firstHeader, headerCount, MAX_HEADER_BYTES } from './header-list.js';
+import { collectHeaders, firstHeader, headerCount, MAX_HEADER_BYTES, MAX_HEADER_COUNT } from './header-list.js';
+import { isAmbiguousHost } from './host.js';
 import { normalizePath } from './normalize-path.js';
 import { escapeLatin1Bytes, parseQuery, splitRequestTarget } from './request-target.js';
 
-/** Headers larger than this in total make a request `header_too_large`. */
+/**
+ * node:http's maxHeadersCount for servers feeding this adapter: it counts
+ * rawHeaders entries (name and value each), and headers past it are dropped
+ * silently, so it lets one header more than MAX_HEADER_COUNT through for the
+ * adapter to see the request is over.
+ */
+export const NODE_MAX_HEADERS_COUNT = 2 * (MAX_HEADER_COUNT + 1);
+
 /** A client-chosen x-request-id longer than this is replaced by one of ours. */
 const MAX_REQUEST_ID_LENGTH = 256;
 
@@ -43,8 +51,11 @@ export function authzRequestFromHttp(req: IncomingMessage, opts: HttpRequestOpti
   const trusted = opts.trustForwarded ?? true;
   let malformed: string | undefined;
   if (bytes > MAX_HEADER_BYTES) malformed = 'header_too_large';
+  else if (headerList.length > MAX_HEADER_COUNT) malformed = 'too_many_headers';
   else if (!normalized.ok) malformed = normalized.reason;
   else if (headerCount(headerList, 'host') > 1 || headerCount(headerList, ':authority') > 1) malformed = 'ambiguous_host';
+  // `Host: a.example, b.example` names two hosts: which tenant is meant is ambiguous.
+  else if (isAmbiguousHost(headers[':authority'] ?? headers.host)) malformed = 'ambiguous_host';
 
   const request: AuthzRequest = {
     requestId: requestId(headerList),

@@ -5,6 +5,13 @@
 /** Total bytes of header names and values a request may carry (Envoy's own default limit is 60 KiB). */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
+/**
+ * Header entries a request may carry, counted as entries (an empty name
+ * counts): more is `too_many_headers`, never a silent truncation. Envoy's own
+ * default (max_request_headers_count) is 100.
+ */
+export const MAX_HEADER_COUNT = 1000;
+
 export interface CollectedHeaders {
   readonly headers: Record<string, string>;
   readonly headerList: Array<readonly [string, string]>;

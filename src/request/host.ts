@@ -43,3 +43,8 @@ export function compileHostPattern(pattern: string): ((host: string) => boolean)
   if (p.includes('*')) fail('only a leading "*." wildcard is supported');
   return (host) => host === p;
 }
+
+/** A Host value naming more than one host: comma-joined (`a.example, b.example`) or with whitespace inside. */
+export function isAmbiguousHost(host: string | undefined): boolean {
+  return host !== undefined && /[,\s]/.test(host.trim());
+}

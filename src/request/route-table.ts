@@ -149,6 +149,7 @@ function compileRoute(config: RouteConfig, registry: StageRegistry): RouteEntry 
     deadlineMs: config.deadline_ms,
     stages,
     explicitlyNoStages: config.stages.length === 0,
+    controls: Object.freeze([...config.controls]),
     resolveResource,
   });
   return { route, pattern, methods, host, staticMatch: Object.freeze({ route, params: Object.freeze({}) }) };

@@ -62,7 +62,7 @@ t.test('precedence: a bearer token beats the peer and the dev headers; a bad one
 t.test('nothing presented is { kind: none }, answered synchronously', async (t) => {
   const dir = t.testdir({});
   writeJwksFile(dir, (await createTestIssuer()).jwks);
-  const { service } = makeService(t, { jwt: { jwks_file: 'jwks.json' }, spiffe: {}, envoy_jwt_authn: {} }, { baseDir: dir });
+  const { service } = makeService(t, { jwt: { jwks_file: 'jwks.json' }, spiffe: {}, envoy_jwt_authn: { enabled: true } }, { baseDir: dir });
   await service.ready();
   const result = service.identify(bearer('x'));
   t.notOk(result instanceof Promise, 'a malformed token is refused without a promise');

@@ -10,6 +10,8 @@ export interface TrailRecord {
   readonly seq: number;
   /** The event JSON without the chain fields (seq, prev_hash): what consumers read. */
   readonly json: string;
+  /** The exact chained line (event + seq + prev_hash), whose SHA-256 the next line's prev_hash is. */
+  readonly line: string;
   /** The parsed event (schema v1 fields). */
   readonly event: Readonly<Record<string, unknown>>;
 }
@@ -24,4 +26,6 @@ export interface RemoteSink {
 
 export interface RemoteSinkContext {
   readonly log: Logger;
+  /** The trail directory the sink ships from (a sink may keep small state of its own there). */
+  readonly dir: string;
 }

@@ -3,19 +3,23 @@
 // a new sink (issue 18: PostgreSQL) is one entry plus its config schema.
 import type { RemoteSinkConfigs } from '../config.js';
 import { KafkaSink } from '../sinks/kafka-sink.js';
+import { PostgresSink, trailChainId } from '../sinks/postgres-sink.js';
 import type { RemoteSink, RemoteSinkContext } from './remote-sink.js';
 
 type Factories = { readonly [K in keyof RemoteSinkConfigs]-?: (config: NonNullable<RemoteSinkConfigs[K]>, ctx: RemoteSinkContext) => RemoteSink };
 
 const FACTORIES: Factories = {
   kafka: (config, ctx) => new KafkaSink(config, ctx.log),
+  postgres: (config, ctx) => new PostgresSink(config, ctx.log, trailChainId(ctx.dir, config.chain)),
 };
 
 export function createRemoteSinks(configs: RemoteSinkConfigs, ctx: RemoteSinkContext): RemoteSink[] {
   const sinks: RemoteSink[] = [];
   for (const kind of Object.keys(FACTORIES) as Array<keyof RemoteSinkConfigs>) {
     const config = configs[kind];
-    if (config !== undefined) sinks.push(FACTORIES[kind](config, ctx));
+    // Each factory takes its own kind's config; the loop pairs them by key.
+    const factory = FACTORIES[kind] as (c: NonNullable<typeof config>, ctx: RemoteSinkContext) => RemoteSink;
+    if (config !== undefined) sinks.push(factory(config, ctx));
   }
   return sinks;
 }

@@ -121,6 +121,6 @@ export class TrailReader {
       return corrupt('not valid JSON');
     }
     if (typeof event.decision_id !== 'string' || typeof event.timestamp !== 'string') return corrupt('not an audit event (no decision_id/timestamp)');
-    return { seq: fields.seq, json, event };
+    return { seq: fields.seq, json, line, event };
   }
 }

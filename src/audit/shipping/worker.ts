@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('the audit shipper runs as a worker thread');
   const data = workerData as ShipperWorkerData;
   const log = createLogger(data.logLevel as Parameters<typeof createLogger>[0]).child({ room: 'audit', thread: 'shipper' });
-  const sinks = createRemoteSinks(data.sinks, { log });
+  const sinks = createRemoteSinks(data.sinks, { log, dir: data.options.dir });
   const shippers = sinks.map((sink) => new Shipper(sink, data.options, log));
   const report = (): void => port.postMessage({ type: 'progress', progress: shippers.map((s) => s.takeProgress()) } satisfies FromShipper);
   const timer = setInterval(report, PROGRESS_MS);

@@ -35,12 +35,30 @@ import type {
   DecodedStruct,
   DecodedValue,
 } from '../../request/check-request-types.js';
+import { MAX_HEADER_COUNT } from '../../request/header-list.js';
 
 export class MalformedProtobuf extends Error {
   override readonly name = 'MalformedProtobuf';
 }
 
+/**
+ * A well-formed message over a count limit. Bytes alone do not bound the work:
+ * an empty header entry is 2 bytes, so a small message can hold 100,000 of them.
+ * `reason` is the deny's reason code.
+ */
+export class MessageLimitExceeded extends Error {
+  override readonly name = 'MessageLimitExceeded';
+  constructor(readonly reason: 'too_many_headers' | 'metadata_too_large') {
+    super(reason);
+  }
+}
+
 const MAX_DEPTH = 100;
+
+/** Entries of header_map and headers together; more is `too_many_headers` (empty names count). */
+const MAX_HEADER_ENTRIES = MAX_HEADER_COUNT;
+/** Map entries and list values elsewhere (metadata, context extensions, peer labels). */
+const MAX_OTHER_ENTRIES = 10_000;
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -54,6 +72,10 @@ const SHORT_STRING = 8;
 
 class Reader {
   pos: number;
+  /** Header entries read so far, against MAX_HEADER_ENTRIES. */
+  headers = 0;
+  /** Other map entries and list values read so far, against MAX_OTHER_ENTRIES. */
+  entries = 0;
 
   constructor(
     readonly buf: Buffer,
@@ -136,6 +158,14 @@ class Reader {
       default:
         throw new MalformedProtobuf(`invalid wire type ${wireType}`);
     }
+  }
+
+  countHeader(): void {
+    if (++this.headers > MAX_HEADER_ENTRIES) throw new MessageLimitExceeded('too_many_headers');
+  }
+
+  countEntry(): void {
+    if (++this.entries > MAX_OTHER_ENTRIES) throw new MessageLimitExceeded('metadata_too_large');
   }
 
   tag(): number {
@@ -382,7 +412,10 @@ function headerMap(r: Reader, depth: number): DecodedHeaderValue[] {
   const headers: DecodedHeaderValue[] = [];
   while (r.pos < r.end) {
     const t = r.tag();
-    if (t === T1) headers.push(headerValue(r, depth + 1));
+    if (t === T1) {
+      r.countHeader();
+      headers.push(headerValue(r, depth + 1));
+    }
     else r.skip(t & 7, t >>> 3, depth);
   }
   leave(r, outer);
@@ -419,6 +452,7 @@ function singleString(r: Reader, depth: number, wanted: number): string {
 
 /** One map<string, string> entry { key = 1; value = 2 } into `map`. */
 function stringMapEntry(r: Reader, depth: number, map: Record<string, string>): void {
+  r.countEntry();
   const outer = enter(r, depth);
   let key = '';
   let value = '';
@@ -434,6 +468,7 @@ function stringMapEntry(r: Reader, depth: number, map: Record<string, string>): 
 
 /** One map<string, string> entry { key = 1; value = 2 } appended to `entries` as key, value. */
 function stringMapEntryInto(r: Reader, depth: number, entries: string[]): void {
+  r.countHeader();
   const outer = enter(r, depth);
   let key = '';
   let value = '';
@@ -454,6 +489,7 @@ function metadata(r: Reader, depth: number): DecodedMetadata {
   while (r.pos < r.end) {
     const t = r.tag();
     if (t === T1) {
+      r.countEntry();
       const map = (out.filterMetadata ??= emptyMap());
       // A map entry is not a nesting level of its own (as in protobufjs).
       const entryOuter = enter(r, depth);
@@ -482,6 +518,7 @@ function struct(r: Reader, depth: number): DecodedStruct {
   while (r.pos < r.end) {
     const t = r.tag();
     if (t === T1) {
+      r.countEntry();
       const fields = (out.fields ??= emptyMap());
       const entryOuter = enter(r, depth);
       let key = '';
@@ -545,7 +582,10 @@ function listValue(r: Reader, depth: number): DecodedValue[] {
   const values: DecodedValue[] = [];
   while (r.pos < r.end) {
     const t = r.tag();
-    if (t === T1) values.push(structValue(r, depth + 1));
+    if (t === T1) {
+      r.countEntry();
+      values.push(structValue(r, depth + 1));
+    }
     else r.skip(t & 7, t >>> 3, depth);
   }
   leave(r, outer);

@@ -12,11 +12,13 @@
 //   CheckResponse      status=1 denied_response=2 ok_response=3 dynamic_metadata=4
 //   google.rpc.Status  code=1 message=2
 //   DeniedHttpResponse status=1 (envoy.type.v3.HttpStatus code=1) headers=2 body=3
-//   OkHttpResponse     headers=2 response_headers_to_add=6
+//   OkHttpResponse     headers=2 headers_to_remove=5 response_headers_to_add=6
 //   HeaderValueOption  header=1 (HeaderValue key=1 value=2) append_action=3
 //   Struct             fields=1 (map entry key=1 value=2); Value string_value=3
+import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
+import { headerValue } from '../header-value.js';
 import { grpcCodeForDeny, OVERWRITE_IF_EXISTS_OR_ADD } from './check-response.js';
 import { FRAME_HEADER_BYTES } from './grpc-frame.js';
 
@@ -27,6 +29,7 @@ const T2_LEN = 0x12;
 const T3_VARINT = 0x18;
 const T3_LEN = 0x1a;
 const T4_LEN = 0x22;
+const T5_LEN = 0x2a;
 const T6_LEN = 0x32;
 
 /**
@@ -55,7 +58,14 @@ const DYNAMIC_KEY_DECISION_ID = str('decision_id');
 const DYNAMIC_KEY_REASON = str('reason');
 const CONTENT_TYPE_JSON = headerOpt('content-type', 'application/json');
 
-export function encodeCheckResponseFrame(decision: Decision): Buffer {
+/**
+ * @param requestHeaders the request's headers (lower-case names): owned names
+ * among them that the decision does not set go into headers_to_remove too.
+ */
+export function encodeCheckResponseFrame(
+  decision: Decision,
+  requestHeaders?: ReadonlyArray<readonly [string, string]>,
+): Buffer {
   const decisionId = str(decision.decisionId);
   const reason = str(decision.reason);
 
@@ -69,6 +79,7 @@ export function encodeCheckResponseFrame(decision: Decision): Buffer {
   let grpcCode: number;
   let first: HeaderOpt[];
   let second: HeaderOpt[] | undefined;
+  let remove: readonly string[] | undefined;
   let body: Str | undefined;
   let httpStatusBytes = 0;
   let responseBytes: number;
@@ -77,7 +88,8 @@ export function encodeCheckResponseFrame(decision: Decision): Buffer {
     statusBytes = 0; // code OK is proto3's default: an empty Status
     first = headerOpts(decision.upstreamHeaders, decision.decisionId);
     second = headerOpts(decision.responseHeaders, decision.decisionId);
-    responseBytes = repeatedBytes(first) + repeatedBytes(second);
+    remove = ownedHeadersToRemove(decision.upstreamHeaders, requestHeaders).names;
+    responseBytes = repeatedBytes(first) + asciiListBytes(remove) + repeatedBytes(second);
   } else {
     grpcCode = grpcCodeForDeny(decision.status);
     statusMessage = reason;
@@ -102,6 +114,7 @@ export function encodeCheckResponseFrame(decision: Decision): Buffer {
   if (decision.allowed) {
     w.byte(T3_LEN).varint(responseBytes); // ok_response = 3
     w.headerOpts(T2_LEN, first);
+    w.asciiList(T5_LEN, remove!);
     w.headerOpts(T6_LEN, second!);
   } else {
     w.byte(T2_LEN).varint(responseBytes); // denied_response = 2
@@ -127,7 +140,8 @@ function headerOpts(headers: Readonly<Record<string, string>>, decisionId: strin
 
 function headerOpt(key: string, value: string): HeaderOpt {
   const k = str(key);
-  const v = str(value);
+  // Envoy refuses (or drops) values outside visible ASCII: encode them here too.
+  const v = str(headerValue(value));
   const headerValueBytes = stringFieldBytes(k) + stringFieldBytes(v);
   return { key: k, value: v, headerValueBytes, bytes: fieldBytes(headerValueBytes) + 2 };
 }
@@ -140,6 +154,13 @@ function hasHeader(headers: Readonly<Record<string, string>>, name: string): boo
 /** Bytes of one Struct.fields map entry { key, Value { string_value } }. */
 function structStringEntryBytes(key: Str, value: Str): number {
   return stringFieldBytes(key) + fieldBytes(stringFieldBytes(value));
+}
+
+/** A repeated string field of ASCII names (header names: byte length = length). */
+function asciiListBytes(names: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < names.length; i++) n += fieldBytes(names[i]!.length);
+  return n;
 }
 
 function repeatedBytes(opts: readonly HeaderOpt[]): number {
@@ -205,6 +226,14 @@ class Writer {
       this.pos = pos;
     }
     return this;
+  }
+
+  asciiList(tag: number, names: readonly string[]): void {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      this.byte(tag).varint(name.length);
+      this.pos += this.buf.write(name, this.pos, name.length, 'latin1');
+    }
   }
 
   headerOpts(tag: number, opts: readonly HeaderOpt[]): void {

@@ -3,8 +3,10 @@
 // denies and sends `denied_response` downstream. The server writes the same
 // message by hand (check-response-writer.ts); this object form is the readable
 // definition of what it writes, and the tests hold the two byte-for-byte equal.
+import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
+import { headerValue } from '../header-value.js';
 import { GrpcCode } from './grpc-status.js';
 
 // HeaderValueOption.HeaderAppendAction. Only append_action is set, never the
@@ -30,7 +32,15 @@ export function grpcCodeForDeny(status: number): GrpcCode {
   return DENY_CODE[status] ?? GrpcCode.PERMISSION_DENIED;
 }
 
-export function checkResponseFor(decision: Decision): Record<string, unknown> {
+/**
+ * On allow, every owned header (owned-headers.ts) the decision does not set is
+ * in headers_to_remove, so a client-sent one never reaches the upstream;
+ * `requestHeaders` adds owned names the request carries (x-budget-remaining-…).
+ */
+export function checkResponseFor(
+  decision: Decision,
+  requestHeaders?: ReadonlyArray<readonly [string, string]>,
+): Record<string, unknown> {
   const dynamicMetadata = {
     fields: {
       decision_id: { stringValue: decision.decisionId },
@@ -42,6 +52,7 @@ export function checkResponseFor(decision: Decision): Record<string, unknown> {
       status: { code: GrpcCode.OK },
       okResponse: {
         headers: headerOptions(decision.upstreamHeaders, decision.decisionId),
+        headersToRemove: [...ownedHeadersToRemove(decision.upstreamHeaders, requestHeaders).names],
         responseHeadersToAdd: headerOptions(decision.responseHeaders, decision.decisionId),
       },
       dynamicMetadata,
@@ -62,7 +73,7 @@ export function checkResponseFor(decision: Decision): Record<string, unknown> {
 function headerOptions(headers: Readonly<Record<string, string>>, decisionId: string): HeaderOption[] {
   const out: HeaderOption[] = [];
   for (const key in headers) {
-    out.push({ header: { key, value: headers[key]! }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });
+    out.push({ header: { key, value: headerValue(headers[key]!) }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });
   }
   if (headers[DECISION_ID_HEADER] === undefined) {
     out.push({ header: { key: DECISION_ID_HEADER, value: decisionId }, appendAction: OVERWRITE_IF_EXISTS_OR_ADD });

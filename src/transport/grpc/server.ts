@@ -12,6 +12,15 @@
 // (`this` is the stream); header and trailer objects are frozen constants; when
 // decide() answers synchronously the response is written in the same tick.
 //
+// Hostile callers: every failure to read a Check — too large, badly framed,
+// compressed, undecodable, over a count limit, too slow to arrive — is
+// answered with a CheckResponse deny (grpc-status 0, denied_response with the
+// reason), never a gRPC error: Envoy's failure_mode_allow turns a *failed*
+// call into an allow, an explicit deny it always enforces. Cost is bounded
+// per connection (SETTINGS_MAX_CONCURRENT_STREAMS), per stream (message size,
+// a deadline for the whole message), across streams (bytes buffered) and in
+// connections; an unexpected exception is that call's 503 internal_error.
+//
 // Health: grpc.health.v1.Health/Check answers SERVING or NOT_SERVING from
 // isServing(). Health/Watch answers UNIMPLEMENTED: we have no change
 // notification to stream, and a Watch that sent one status and then went
@@ -19,14 +28,17 @@
 // (Kubernetes probes, grpc-health-probe, Envoy) to poll Check instead.
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
 import { DEADLINE_EXCEEDED } from '../../decision/reason-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck } from '../../request/from-check-request.js';
-import { decodeCheckRequest } from './check-request-reader.js';
+import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
+import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
+import { decodeCheckRequest, MessageLimitExceeded } from './check-request-reader.js';
 import { encodeCheckResponseFrame } from './check-response-writer.js';
-import { frameMessage, readUnaryBody } from './grpc-frame.js';
+import { FRAME_HEADER_BYTES, frameMessage, readUnaryBody } from './grpc-frame.js';
 import { createGrpcMetrics, type GrpcMetrics } from './grpc-metrics.js';
 import { GrpcCode, encodeGrpcMessage } from './grpc-status.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
@@ -46,8 +58,24 @@ export interface GrpcServerOptions {
    * The authorizer keeps its own, shorter deadline; this catches a hang. Default 1000.
    */
   maxDecisionMs?: number;
-  /** Largest request message accepted; larger → RESOURCE_EXHAUSTED. Default 4 MiB (gRPC's default). */
+  /** Largest request message accepted; a larger Check is denied `message_too_large`. Default 256 KiB. */
   maxMessageBytes?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection; streams beyond it are refused. Default 100. */
+  maxConcurrentStreams?: number;
+  /** A stream that has not delivered its whole message after this long is denied `message_timeout`. Default 5000. */
+  messageTimeoutMs?: number;
+  /** Bytes of request messages buffered across all streams; past it a Check is denied `overloaded`. Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Open connections at once; more are closed as they arrive. Default 1024. */
+  maxConnections?: number;
+  /** mTLS: serve TLS with this certificate and require client certificates signed by `clientCaFile`. */
+  tls?: GrpcTlsOptions;
+}
+
+export interface GrpcTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string;
 }
 
 export interface GrpcServerHandle {
@@ -61,7 +89,16 @@ export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 const HEALTH_SERVICES = new Set(['', 'envoy.service.auth.v3.Authorization']);
 
 const DEFAULT_MAX_DECISION_MS = 1000;
-const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+// A CheckRequest carries at most Envoy's headers (60 KiB by default), a little
+// metadata and, only with with_request_body, a body Envoy itself caps.
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
+// Envoy's own recommendation for a server facing untrusted clients
+// (http2_protocol_options.max_concurrent_streams: 100, "edge" best practices);
+// Envoy opens another connection when one is full.
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 100;
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 const CLOSE_GRACE_MS = 2000;
 
 const Rpc = { Check: 1, HealthCheck: 2 } as const;
@@ -83,7 +120,14 @@ interface Call {
   size: number;
   answered: boolean;
   timer: NodeJS.Timeout | undefined;
-  malformed: boolean;
+  /** The request's `malformed` reason: it is never answered with an allow. */
+  malformed: string | undefined;
+  /** Answered before the client finished sending: the message timer resets the stream. */
+  draining: boolean;
+  /** Bytes of this call counted in the server's `buffered` (released once). */
+  buffered: number;
+  /** The request's headers, for headers_to_remove on allow. */
+  headerList: ReadonlyArray<readonly [string, string]> | undefined;
 }
 
 const CALL = Symbol('grpcCall');
@@ -94,14 +138,31 @@ class GrpcAuthzServer {
   readonly metrics: GrpcMetrics | undefined;
   readonly maxDecisionMs: number;
   readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly internal: InternalErrors;
+  /** Bytes of request messages held by streams that have not finished sending. */
+  buffered = 0;
+  /**
+   * Streams still sending their message, in two generations: each tick of
+   * the message timer denies what was already waiting at the previous tick
+   * (so a stream gets between one and two timeouts), then ages the rest. Two
+   * Set operations per call instead of a timer each.
+   */
+  private waiting = new Set<GrpcStream>();
+  private waitingLong = new Set<GrpcStream>();
+  private readonly sweep: NodeJS.Timeout;
   private readonly servingFrame: Buffer;
   private readonly notServingFrame: Buffer;
 
   constructor(readonly opts: GrpcServerOptions) {
     this.codec = grpcCodec();
     this.metrics = createGrpcMetrics(opts.metrics);
+    this.internal = createInternalErrors(opts.log, opts.metrics);
     this.maxDecisionMs = opts.maxDecisionMs ?? DEFAULT_MAX_DECISION_MS;
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.sweep = setInterval(() => this.expireWaiting(), opts.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS);
+    this.sweep.unref();
     const health = this.codec.HealthCheckResponse;
     this.servingFrame = frameMessage(health.encode({ status: 1 }).finish());
     this.notServingFrame = frameMessage(health.encode({ status: 2 }).finish());
@@ -136,29 +197,85 @@ class GrpcAuthzServer {
       size: 0,
       answered: false,
       timer: undefined,
-      malformed: false,
+      malformed: undefined,
+      buffered: 0,
+      draining: false,
+      headerList: undefined,
     };
+    this.waiting.add(stream);
     stream.on('data', onData);
     stream.on('end', onEnd);
     // 'close' matters only while a decision is pending (see check()): most
     // answers are written synchronously, and a listener per stream is not free.
   }
 
+  stop(): void {
+    clearInterval(this.sweep);
+  }
+
+  /** The stream stopped sending (ended, answered early or went away): it no longer waits or holds bytes. */
+  settle(stream: GrpcStream, call: Call): void {
+    if (!this.waiting.delete(stream)) this.waitingLong.delete(stream);
+    this.buffered -= call.buffered;
+    call.buffered = 0;
+    call.first = undefined;
+    call.rest = undefined;
+  }
+
+  /** An answered stream whose client may still be sending: reset by the message timer if still open. */
+  drainLater(stream: GrpcStream, call: Call): void {
+    call.draining = true;
+    this.waiting.add(stream);
+  }
+
+  /** Deny every Check still sending its message since before the last tick; reset drained streams. */
+  private expireWaiting(): void {
+    const expired = this.waitingLong;
+    this.waitingLong = this.waiting;
+    this.waiting = new Set();
+    for (const stream of expired) {
+      const call = stream[CALL];
+      if (call === undefined) continue;
+      if (stream.closed || stream.destroyed) {
+        this.settle(stream, call); // reset by the client mid-message: release what it sent
+        continue;
+      }
+      if (call.draining) {
+        // Answered long enough ago for the trailers to be out: stop the sender.
+        if (call.answered) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        else this.waiting.add(stream);
+        continue;
+      }
+      this.settle(stream, call);
+      if (call.answered) continue;
+      this.unreadable(stream, call, 'message_timeout', 'the request message did not arrive in time');
+      stopReading(stream, call);
+    }
+  }
+
+  /**
+   * A request we could not read. A Check gets a CheckResponse deny through
+   * decide() (decision id, metrics, audit), so no Envoy setting can turn it
+   * into an allow; a health check gets the gRPC error.
+   */
+  unreadable(stream: GrpcStream, call: Call, reason: string, detail: string, healthCode: GrpcCode = GrpcCode.INTERNAL): void {
+    if (call.rpc === Rpc.HealthCheck) this.answerError(stream, call, healthCode, detail);
+    else this.decideAndAnswer(stream, call, malformedRequest(reason));
+  }
+
   /** The whole request body has arrived. */
   onBody(stream: GrpcStream, call: Call, body: Buffer): void {
     const read = readUnaryBody(body);
     if (read.kind === 'compressed') {
-      // With grpc-encoding the client compressed with something we did not
-      // offer (spec: UNIMPLEMENTED); without it the flag is a protocol error.
-      if (call.encoding !== undefined) {
-        this.answerError(stream, call, GrpcCode.UNIMPLEMENTED, `message encoding ${call.encoding} is not supported`);
-      } else {
-        this.answerError(stream, call, GrpcCode.INTERNAL, 'compressed message without grpc-encoding');
-      }
+      // We never offer an encoding (grpc-accept-encoding: identity).
+      const detail = call.encoding !== undefined
+        ? `message encoding ${call.encoding} is not supported` : 'compressed message without grpc-encoding';
+      this.unreadable(stream, call, 'compressed_message', detail,
+        call.encoding !== undefined ? GrpcCode.UNIMPLEMENTED : GrpcCode.INTERNAL);
       return;
     }
     if (read.kind === 'bad_framing') {
-      this.answerError(stream, call, GrpcCode.INTERNAL, read.detail);
+      this.unreadable(stream, call, 'bad_framing', read.detail);
       return;
     }
     if (call.rpc === Rpc.HealthCheck) this.healthCheck(stream, call, read.message);
@@ -192,23 +309,24 @@ class GrpcAuthzServer {
     let req: AuthzRequest;
     try {
       req = authzRequestFromCheck(decodeCheckRequest(message));
-    } catch {
-      // A message that does not decode is answered as a CheckResponse deny
-      // (PERMISSION_DENIED, denied_response 403, reason malformed_request),
-      // not as a gRPC error: Envoy's failure_mode_allow lets a request
-      // through when the authorization call *fails*, so only an explicit deny
-      // is fail-closed whatever Envoy's configuration. It still goes through
-      // decide() so it gets a decision id, metrics and an audit event.
-      req = malformedRequest('malformed_request');
+    } catch (err) {
+      // A message that does not decode is a deny (malformed_request), not a
+      // gRPC error: see unreadable().
+      req = malformedRequest(err instanceof MessageLimitExceeded ? err.reason : 'malformed_request');
     }
-    call.malformed = req.malformed !== undefined;
+    this.decideAndAnswer(stream, call, req);
+  }
+
+  private decideAndAnswer(stream: GrpcStream, call: Call, req: AuthzRequest): void {
+    call.malformed = req.malformed;
+    call.headerList = req.headerList;
     const budget = call.timeoutMs === undefined ? undefined : decisionBudget(call.timeoutMs);
     let result: Decision | Promise<Decision>;
     try {
       result = this.opts.decide(req, budget);
     } catch (err) {
-      this.opts.log.error({ err: String(err) }, 'decide threw');
-      this.answerDecision(stream, call, transportDeny(503, 'internal_error', this.metrics));
+      this.internal.record('grpc', err);
+      this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR, this.metrics));
       return;
     }
     if (!isPromise(result)) {
@@ -223,8 +341,8 @@ class GrpcAuthzServer {
     result.then(
       (decision) => this.answerDecision(stream, call, decision),
       (err: unknown) => {
-        this.opts.log.error({ err: String(err) }, 'decide failed');
-        this.answerDecision(stream, call, transportDeny(503, 'internal_error', this.metrics));
+        this.internal.record('grpc', err);
+        this.answerDecision(stream, call, transportDeny(503, INTERNAL_ERROR, this.metrics));
       },
     );
   }
@@ -239,15 +357,14 @@ class GrpcAuthzServer {
     }
     // Belt and braces: a request we could not read never gets an OK, even
     // from a decide() that forgot to check `malformed`.
-    if (call.malformed && decision.allowed) decision = transportDeny(403, 'malformed_request', this.metrics);
+    if (call.malformed !== undefined && decision.allowed) decision = transportDeny(403, call.malformed, this.metrics);
     let frame: Buffer;
     try {
-      frame = encodeCheckResponseFrame(decision);
+      frame = encodeCheckResponseFrame(decision, call.headerList);
     } catch (err) {
-      this.opts.log.error({ err: String(err) }, 'cannot encode CheckResponse');
-      call.answered = false;
-      this.answerError(stream, call, GrpcCode.INTERNAL, 'cannot encode CheckResponse');
-      return;
+      // Still a deny Envoy enforces, from a Decision we know encodes.
+      this.internal.record('grpc', err);
+      frame = encodeCheckResponseFrame(transportDeny(503, INTERNAL_ERROR, this.metrics));
     }
     this.metrics?.checkOk.inc();
     respondMessage(stream, frame);
@@ -277,38 +394,68 @@ export function decisionBudget(timeoutMs: number): number {
 
 function onData(this: GrpcStream, chunk: Buffer): void {
   const call = this[CALL];
-  if (call === undefined || call.answered) return;
+  // Once refused (draining), whatever else the client sends is dropped.
+  if (call === undefined || call.answered || call.draining) return;
+  const server = call.server;
   call.size += chunk.length;
-  if (call.size > call.server.maxMessageBytes + 5) {
-    call.server.answerError(this, call, GrpcCode.RESOURCE_EXHAUSTED,
-      `request message larger than ${call.server.maxMessageBytes} bytes`);
-    // The answer is complete; stop the client from sending the rest.
-    if (!this.closed) this.close(http2.constants.NGHTTP2_NO_ERROR);
-    call.first = undefined;
-    call.rest = undefined;
-    return;
-  }
+  call.buffered += chunk.length;
+  server.buffered += chunk.length;
   if (call.first === undefined) call.first = chunk;
   else (call.rest ??= [call.first]).push(chunk);
+  // Refuse as soon as the length prefix says the message is too large, rather
+  // than buffering up to the limit for a sender that may then stall. Read once:
+  // on the chunk that completes the 5-byte prefix.
+  let declared = -1;
+  if (call.size >= FRAME_HEADER_BYTES && call.size - chunk.length < FRAME_HEADER_BYTES) {
+    const head = call.first.length >= FRAME_HEADER_BYTES ? call.first : Buffer.concat(call.rest ?? [call.first]);
+    declared = head.readUInt32BE(1);
+  }
+  if (declared > server.maxMessageBytes || call.size > server.maxMessageBytes + FRAME_HEADER_BYTES) {
+    server.settle(this, call);
+    call.draining = call.rpc === Rpc.Check; // a pending decision must not see more of this body
+    server.unreadable(this, call, 'message_too_large', `request message larger than ${server.maxMessageBytes} bytes`,
+      GrpcCode.RESOURCE_EXHAUSTED);
+    stopReading(this, call);
+  } else if (server.buffered > server.maxBufferedBytes) {
+    server.settle(this, call);
+    call.draining = call.rpc === Rpc.Check;
+    server.unreadable(this, call, 'overloaded', 'too many request bytes pending', GrpcCode.RESOURCE_EXHAUSTED);
+    stopReading(this, call);
+  }
 }
 
 function onEnd(this: GrpcStream): void {
   const call = this[CALL];
-  if (call === undefined || call.answered) return;
+  if (call === undefined || call.answered || call.draining) return;
   const body = call.rest !== undefined ? Buffer.concat(call.rest, call.size) : (call.first ?? Buffer.alloc(0));
-  call.first = undefined;
-  call.rest = undefined;
+  call.server.settle(this, call);
   try {
     call.server.onBody(this, call, body);
   } catch (err) {
-    // Nothing above should throw; if it does, this stream fails, the server keeps serving.
-    call.server.opts.log.error({ err: String(err) }, 'gRPC call failed');
-    call.server.answerError(this, call, GrpcCode.INTERNAL, 'internal error');
+    // Nothing above should throw; if it does, this call is denied and the server keeps serving.
+    call.server.internal.record('grpc', err);
+    if (call.rpc === Rpc.Check) call.server.answerDecision(this, call, transportDeny(503, INTERNAL_ERROR, call.server.metrics));
+    else call.server.answerError(this, call, GrpcCode.INTERNAL, 'internal error');
   }
+}
+
+/**
+ * The answer is given; stop the client from sending the rest of its message
+ * with RST_STREAM NO_ERROR (the gRPC spec's "I have answered, stop sending").
+ * A trailers-only answer is complete at once. An answer with a message is
+ * not: node drops trailers still queued when the stream is reset, so the
+ * stream is left to the message timer (`answered` is set, so what it still
+ * sends is discarded, not buffered) and reset there if still open.
+ */
+function stopReading(stream: GrpcStream, call: Call): void {
+  if (stream.closed || stream.destroyed) return;
+  if (call.rpc === Rpc.Check) call.server.drainLater(stream, call);
+  else stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 function onClose(this: GrpcStream): void {
   const call = this[CALL];
+  if (call !== undefined) call.server.settle(this, call);
   if (call !== undefined && !call.answered && call.timer !== undefined) {
     // The client went away while decide() was pending: no one to answer.
     clearTimeout(call.timer);
@@ -415,7 +562,22 @@ function transportDeny(status: DenyStatus, reason: string, metrics: GrpcMetrics 
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const authz = new GrpcAuthzServer(opts);
-  const server = http2.createServer();
+  const settings = { maxConcurrentStreams: opts.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS };
+  const server = opts.tls === undefined
+    ? http2.createServer({ settings })
+    : http2.createSecureServer({
+      settings,
+      cert: readFileSync(opts.tls.certFile),
+      key: readFileSync(opts.tls.keyFile),
+      ca: readFileSync(opts.tls.clientCaFile),
+      // mTLS: a client without a certificate from clientCaFile never gets a session.
+      requestCert: true,
+      rejectUnauthorized: true,
+      allowHTTP1: false,
+    });
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // A handshake without an acceptable client certificate: the connection is already gone.
+  server.on('tlsClientError', (err: Error) => opts.log.debug({ err: err.message }, 'gRPC TLS handshake refused'));
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
@@ -436,13 +598,14 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  opts.log.info({ host: opts.host, port }, 'gRPC ext_authz listening');
+  opts.log.info({ host: opts.host, port, tls: opts.tls !== undefined }, 'gRPC ext_authz listening');
 
   let closing: Promise<void> | undefined;
   return {
     port,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
+        authz.stop();
         server.close(() => resolve());
         // GOAWAY to every client: in-flight calls finish, new ones go elsewhere.
         for (const session of sessions) session.close();

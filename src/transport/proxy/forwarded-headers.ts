@@ -6,7 +6,8 @@
 // from anyone else they are replaced, so a client cannot forge its address.
 import { BlockList, isIPv6 } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { isOwnedHeader } from '../owned-headers.js';
+import { isOwnedHeader } from '../../decision/owned-headers.js';
+import { headerValue } from '../header-value.js';
 import { connectionListed, isHopByHop } from './hop-headers.js';
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -61,7 +62,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardContext
   out.forwarded = appendList(prior.forwarded, forwardedElement(client, proto, host));
   if (ctx.via !== undefined) out.via = appendList(req.headers.via, `${httpVersion(req)} ${ctx.via}`);
   if (host !== '') out.host = host;
-  for (const [name, value] of Object.entries(ctx.decisionHeaders)) out[name] = value;
+  // Identity values may be any Unicode: node:http would throw on them unencoded.
+  for (const [name, value] of Object.entries(ctx.decisionHeaders)) out[name] = headerValue(value);
   return out;
 }
 

@@ -4,15 +4,21 @@
 // keep-alive connections (upstream-pool.ts) with the client's owned headers
 // removed and the decision's set (forwarded-headers.ts); a denied one is
 // answered here with the JSON deny body. The decision is never skipped, and
-// an upstream failure is a 502/504 JSON answer naming the reason.
+// an upstream failure is a 502/504 JSON answer naming the reason. Every
+// header value the decision made goes through headerValue(), and anything
+// thrown while answering is that request's 503 internal_error (counted in
+// authz_internal_errors_total): nothing here can stop the process.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyConfig } from '../../config/schema.js';
 import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
-import { authzRequestFromHttp } from '../../request/from-http-request.js';
+import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
+import { authzRequestFromHttp, NODE_MAX_HEADERS_COUNT } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
+import { headerValues } from '../header-value.js';
+import { createInternalErrors } from '../internal-errors.js';
 import { listen } from '../listen.js';
 import { trustedProxies, upstreamRequestHeaders, type OutgoingHeaders } from './forwarded-headers.js';
 import { createProxyMetrics } from './proxy-metrics.js';
@@ -37,27 +43,39 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
   const pool = new UpstreamPool(cfg.upstream, cfg, metrics);
   const isTrusted = trustedProxies(cfg.trusted_proxies);
   const log = opts.log;
+  const internal = createInternalErrors(log, opts.metrics);
 
-  /** Decides, then hands the decision to `then`; a decision that throws or rejects is a 503 internal_error. */
+  /**
+   * Decides, then hands the decision to `then`; a decision that throws or
+   * rejects, or a `then` that throws, is a 503 internal_error.
+   */
   const decideThen = (req: IncomingMessage, onError: () => void, then: (d: Decision, a: AuthzRequest) => void) => {
     let authz: AuthzRequest;
     let decision: Decision | Promise<Decision>;
+    const fail = (err: unknown): void => {
+      internal.record('proxy', err);
+      try {
+        onError();
+      } catch {
+        req.socket.destroy();
+      }
+    };
+    const answer = (d: Decision): void => {
+      try {
+        then(d, authz);
+      } catch (err) {
+        fail(err);
+      }
+    };
     try {
       authz = authzRequestFromHttp(req, { trustForwarded: isTrusted(req.socket.remoteAddress) });
       decision = opts.decide(authz);
     } catch (err) {
-      log.error({ error: (err as Error).message }, 'decision failed; denying');
-      onError();
+      fail(err);
       return;
     }
-    if (decision instanceof Promise) {
-      decision.then((d) => then(d, authz), (err: unknown) => {
-        log.error({ error: (err as Error).message }, 'decision failed; denying');
-        onError();
-      });
-    } else {
-      then(decision, authz);
-    }
+    if (decision instanceof Promise) decision.then(answer, fail);
+    else answer(decision);
   };
 
   const forwardRequest = (req: IncomingMessage, decision: Decision, authz: AuthzRequest, keepUpgrade = false) => ({
@@ -66,7 +84,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
     headers: upstreamRequestHeaders(req, {
       trusted: isTrusted(req.socket.remoteAddress), via: cfg.via, decisionHeaders: decision.upstreamHeaders, keepUpgrade,
     }),
-    responseHeaders: decision.responseHeaders,
+    responseHeaders: headerValues(decision.responseHeaders),
   });
 
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
@@ -88,7 +106,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
     socket.on('error', () => socket.destroy());
     decideThen(req, () => writeRawResponse(socket, 503, {}, internalError()), (decision, authz) => {
       if (!decision.allowed) {
-        writeRawResponse(socket, decision.status, decision.responseHeaders as OutgoingHeaders, denyBody(decision));
+        writeRawResponse(socket, decision.status, headerValues(decision.responseHeaders) as OutgoingHeaders, denyBody(decision));
         return;
       }
       const abort = new AbortController();
@@ -97,14 +115,14 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
       pool.upgrade(forwardRequest(req, decision, authz), protocol, abort.signal).then(
         ({ headers, socket: upstream }) => {
           metrics.count('upgraded');
-          joinSockets(socket, head, upstream, { ...headers, ...decision.responseHeaders });
+          joinSockets(socket, head, upstream, { ...headers, ...headerValues(decision.responseHeaders) });
         },
         (err: Error) => {
           const failure = classifyUpstreamError(err, socket.destroyed);
           metrics.count(failure.outcome);
           if (socket.destroyed) return;
           log.warn({ outcome: failure.outcome, detail: err.message }, 'upstream upgrade failed');
-          writeRawResponse(socket, failure.status, decision.responseHeaders as OutgoingHeaders, failureBody(failure, decision));
+          writeRawResponse(socket, failure.status, headerValues(decision.responseHeaders) as OutgoingHeaders, failureBody(failure, decision));
         },
       );
     });
@@ -115,6 +133,8 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
   server.on('checkContinue', (req, res) => onRequest(req, res, true));
   server.on('upgrade', onUpgrade);
   server.on('clientError', (_err, socket) => socket.destroy());
+  // Headers past Node's count limit are dropped silently (see from-http-request.ts).
+  server.maxHeadersCount = NODE_MAX_HEADERS_COUNT;
   const listening = await listen(server, cfg.host, cfg.port);
   return {
     port: listening.port,
@@ -136,14 +156,14 @@ function failureBody(failure: UpstreamFailure, decision: Decision): string {
 }
 
 function internalError(): string {
-  return JSON.stringify({ error: 'unavailable', reason: 'internal_error' });
+  return JSON.stringify({ error: 'unavailable', reason: INTERNAL_ERROR });
 }
 
 function answerJson(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string, close = false): void {
   if (res.headersSent || res.destroyed) return;
   try {
     res.writeHead(status, {
-      ...headers,
+      ...headerValues(headers),
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
       ...(close ? { connection: 'close' } : {}),

@@ -3,7 +3,8 @@
 import t from 'tap';
 import http2 from 'node:http2';
 import { CheckRequestType, CheckResponseType, envoyCheckRequest, type CheckResponseObject } from '../../support/grpc-client.js';
-import { connect, frame, rawCall, unframe } from '../../support/grpc-raw.js';
+import type { Test } from 'tap';
+import { connect, frame, rawCall, unframe, type RawResponse } from '../../support/grpc-raw.js';
 import { allowDecision, recordingDecide, startStubServer } from '../../support/grpc-server.js';
 import { CHECK_PATH } from '../../../src/transport/grpc/server.js';
 import type { Decision } from '../../../src/decision/types.js';
@@ -52,29 +53,36 @@ t.test('raw gRPC framing', async (t) => {
     t.equal(seen.at(-1)?.req.malformed, 'missing_attributes');
   });
 
-  t.test('compressed flag without grpc-encoding → INTERNAL', async (t) => {
-    const res = await rawCall(session, CHECK_PATH, frame(validRequest(), 1));
-    t.equal(res.grpcStatus, 13);
+  // Issue 9: a gRPC error here is what Envoy's failure_mode_allow turns into
+  // an allow; every failure to read a Check is a CheckResponse deny instead.
+  const assertDeny = (t: Test, res: RawResponse, reason: string, what = reason): void => {
+    t.equal(res.grpcStatus, 0, `${what}: the call succeeds, the deny is in the message`);
+    const msg = decodeResponse(res.body);
+    t.equal(msg.status?.code, 7, `${what}: PERMISSION_DENIED`);
+    t.equal(msg.deniedResponse?.status?.code, 403);
+    t.match(JSON.parse(msg.deniedResponse?.body ?? '{}'), { reason }, what);
+    t.equal(msg.okResponse, undefined);
+  };
+
+  t.test('compressed flag without grpc-encoding → deny compressed_message', async (t) => {
+    assertDeny(t, await rawCall(session, CHECK_PATH, frame(validRequest(), 1)), 'compressed_message');
   });
 
-  t.test('compressed with an encoding we never offered → UNIMPLEMENTED', async (t) => {
+  t.test('compressed with an encoding we never offered → deny compressed_message', async (t) => {
     const res = await rawCall(session, CHECK_PATH, frame(validRequest(), 1), { 'grpc-encoding': 'gzip' });
-    t.equal(res.grpcStatus, 12);
-    t.equal(res.headers['grpc-accept-encoding'], 'identity');
+    assertDeny(t, res, 'compressed_message');
   });
 
-  t.test('bad framing → INTERNAL', async (t) => {
+  t.test('bad framing → deny bad_framing', async (t) => {
     const full = frame(validRequest());
-    t.equal((await rawCall(session, CHECK_PATH, full.subarray(0, full.length - 3))).grpcStatus, 13, 'truncated');
-    t.equal((await rawCall(session, CHECK_PATH, Buffer.concat([full, full]))).grpcStatus, 13, 'two messages');
-    t.equal((await rawCall(session, CHECK_PATH, Buffer.alloc(0))).grpcStatus, 13, 'no message');
-    t.equal((await rawCall(session, CHECK_PATH, Buffer.from([0, 0]))).grpcStatus, 13, 'partial prefix');
+    assertDeny(t, await rawCall(session, CHECK_PATH, full.subarray(0, full.length - 3)), 'bad_framing', 'truncated');
+    assertDeny(t, await rawCall(session, CHECK_PATH, Buffer.concat([full, full])), 'bad_framing', 'two messages');
+    assertDeny(t, await rawCall(session, CHECK_PATH, Buffer.alloc(0)), 'bad_framing', 'no message');
+    assertDeny(t, await rawCall(session, CHECK_PATH, Buffer.from([0, 0])), 'bad_framing', 'partial prefix');
   });
 
-  t.test('a message over the size limit → RESOURCE_EXHAUSTED', async (t) => {
-    const res = await rawCall(session, CHECK_PATH, frame(Buffer.alloc(200 * 1024, 0x41)));
-    t.equal(res.grpcStatus, 8);
-    t.match(res.grpcMessage, /larger than/);
+  t.test('a message over the size limit → deny message_too_large', async (t) => {
+    assertDeny(t, await rawCall(session, CHECK_PATH, frame(Buffer.alloc(200 * 1024, 0x41))), 'message_too_large');
   });
 
   t.test('wrong content-type → HTTP 415; GET → not a gRPC call', async (t) => {

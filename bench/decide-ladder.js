@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// The ladder in process: what each stage costs on the decision thread, with
+// no network, no load generator and no HTTP/2 in the figure.
+//
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//
+// --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
+// --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
+//
+// For each rung of bench/config/full.yaml (core = [tenant, rbac] after JWT
+// identity, + rebac, + policy, + budget, + audit), a fresh child process
+// starts the compiled sidecar (dist/) without listening and runs the bench's
+// CheckRequest through what the gRPC transport does per request — decode the
+// protobuf, build the AuthzRequest, decide(), encode the CheckResponse frame —
+// N times per round, in batches of 256 paced to `--rate` decisions/s, so
+// that background work (audit batches to the JSONL trail and the test Kafka
+// broker, timers) runs between batches, is counted, and keeps up (a tight
+// loop would overflow the audit queue and measure denials).
+//
+// Per rung: `main_thread_cpu_us` — CPU time of the main thread (the decision
+// thread: /proc/self/task/<pid>/stat) per decision over all rounds, background
+// work on that thread included; `cpu_us` — the whole process's CPU
+// (process.cpuUsage: worker threads and libuv's pool too) per decision,
+// median round; `added_*` — the difference to the rung below.
+//
+// Why in process: on two cores shared with ~8 engineers, the socket bench's
+// CPU per decision moved by tens of percent between identical runs
+// (scheduling, cache contention, the load generator); without the network,
+// the load generator and HTTP/2 in the figure, a stage's cost stands out.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setImmediate } from 'node:timers/promises';
+import { mintBenchCredentials } from './lib/credentials.js';
+import { startKafkaBroker } from './lib/kafka-broker.js';
+import { readProcessCpu } from './lib/process-cpu.js';
+import { checkRequestMessage } from './lib/requests.js';
+import { acquireRunLock } from './lib/run-lock.js';
+import { materializeConfig, RUNGS } from './lib/scenarios-full.js';
+import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(BENCH_DIR, '..');
+const OUT_DIR = path.join(BENCH_DIR, 'out');
+const BATCH = 256;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local' };
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+async function child({ config, rounds, n, rate, message, distDir }) {
+  const dist = (p) => import(path.join(distDir, p));
+  const { loadConfigFile } = await dist('config/load.js');
+  const { Sidecar } = await dist('sidecar.js');
+  const { createLogger } = await dist('observability/logger.js');
+  const { decodeCheckRequest } = await dist('transport/grpc/check-request-reader.js');
+  const { authzRequestFromCheck } = await dist('request/from-check-request.js');
+  const { encodeCheckResponseFrame } = await dist('transport/grpc/check-response-writer.js');
+  const sidecar = await Sidecar.start({ loaded: loadConfigFile(config), log: createLogger('warn'), listen: false, watch: false });
+  const msg = Buffer.from(message, 'base64');
+  let denied = 0;
+  let reason;
+  const one = async () => {
+    let d = sidecar.decide(authzRequestFromCheck(decodeCheckRequest(msg)));
+    if (d instanceof Promise) d = await d;
+    if (!d.allowed) {
+      denied++;
+      reason = d.reason;
+    }
+    return encodeCheckResponseFrame(d);
+  };
+  for (let i = 0; i < 2000; i++) await one(); // warm-up: JIT, caches
+  const batchMs = (1000 * BATCH) / rate;
+  const cpu = [];
+  const main0 = readProcessCpu(process.pid);
+  for (let r = 0; r < rounds; r++) {
+    const c0 = process.cpuUsage();
+    const start = performance.now();
+    for (let done = 0; done < n; done += BATCH) {
+      for (let i = 0; i < BATCH; i++) await one(); // synchronous stages resolve at once
+      const due = start + ((done + BATCH) / BATCH) * batchMs;
+      await (due > performance.now() ? sleep(due - performance.now()) : setImmediate());
+    }
+    // Let the audit pipeline's batch timer (≤ 50 ms) flush what this round queued, and count it.
+    await sleep(120);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / n);
+  }
+  const main1 = readProcessCpu(process.pid);
+  await sidecar.close();
+  const median = [...cpu].sort((x, y) => x - y)[Math.floor(cpu.length / 2)];
+  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason };
+}
+
+function runChild(args, cpuProfDir) {
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=decide-${args.rung}.cpuprofile`] : [];
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    c.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`rung ${args.rung} exited ${code}`))));
+  });
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      rounds: { type: 'string', default: '5' },
+      n: { type: 'string', default: '4000' },
+      rate: { type: 'string', default: '2000' },
+      dist: { type: 'string', default: path.join(REPO, 'dist') },
+      'cpu-prof': { type: 'boolean', default: false },
+      'policy-bundle': { type: 'string' },
+      'policy-entrypoint': { type: 'string' },
+    },
+  });
+  if (values.child) {
+    process.stdout.write(`${JSON.stringify(await child(JSON.parse(values.child)))}\n`);
+    process.exit(0);
+  }
+  mkdirSync(OUT_DIR, { recursive: true });
+  acquireRunLock(OUT_DIR);
+  const credentials = await mintBenchCredentials(OUT_DIR);
+  const message = Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token })).toString('base64');
+  const standin = !values['policy-bundle'];
+  const bundle = standin ? buildStandinBundle(OUT_DIR, log) : path.resolve(values['policy-bundle']);
+  const entrypoint = standin ? STANDIN_ENTRYPOINT : (values['policy-entrypoint'] ?? 'authz/allow');
+  const rounds = Number(values.rounds);
+  const n = Number(values.n);
+  const rate = Number(values.rate);
+  log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s`);
+  const lines = [];
+  for (const rung of RUNGS) {
+    const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
+    try {
+      const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
+      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist) },
+        values['cpu-prof'] ? path.join(OUT_DIR, 'profiles') : undefined);
+      const below = lines.at(-1);
+      const line = {
+        rung, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
+        added_main_thread_cpu_us: below ? Number((r.main_thread_cpu_us - below.main_thread_cpu_us).toFixed(2)) : null,
+        added_cpu_us: below ? Number((r.cpu_us - below.cpu_us).toFixed(2)) : null,
+        denied: r.denied, ...(r.denied ? { deny_reason: r.deny_reason } : {}),
+        loadavg_1m: Number(os.loadavg()[0].toFixed(2)),
+        ...(rung === 'policy' || RUNGS.indexOf(rung) > RUNGS.indexOf('policy') ? { policy_module: standin ? 'test stand-in (not compiled Rego)' : path.basename(bundle) } : {}),
+      };
+      if (r.denied > 0) log(`decide-ladder: WARNING rung ${rung} denied ${r.denied} decisions (${r.deny_reason})`);
+      lines.push(line);
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    } finally {
+      await broker?.stop();
+    }
+  }
+  log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
+  for (const l of lines) {
+    const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);
+    log(`${l.rung.padEnd(8)}  ${`${l.main_thread_cpu_us}${plus(l.added_main_thread_cpu_us)}`.padEnd(40)}  ${l.cpu_us}${plus(l.added_cpu_us)}`);
+  }
+}
+
+main().catch((err) => {
+  log(`decide-ladder: FAILED: ${err.message}`);
+  process.exitCode = 1;
+});
