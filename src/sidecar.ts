@@ -19,6 +19,7 @@ import { DynamicMetadataPlan } from './transport/grpc/check-response-writer.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { startHttpAuthzServer } from './transport/http/server.js';
 import { startProxyServer } from './transport/proxy/server.js';
+import { timeLimit } from './util/time-limit.js';
 
 export interface SidecarOptions {
   readonly loaded: LoadedConfig;
@@ -29,7 +30,12 @@ export interface SidecarOptions {
   readonly waitReady?: boolean;
   /** Start the configured servers (default: true; `check` decides offline). */
   readonly listen?: boolean;
+  /** With waitReady: give up (and fail the start) after this long. Default: wait as long as it takes. */
+  readonly readyTimeoutMs?: number;
 }
+
+/** A reload waits this long for the new config's keys (a remote JWKS retries for ever in the background). */
+const RELOAD_KEYS_TIMEOUT_MS = 10_000;
 
 interface Listening {
   port: number;
@@ -51,6 +57,7 @@ export class Sidecar {
   /** Reloads run one at a time: two file events must not prepare against the same "current" config. */
   private reloading: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private startup: Promise<void> | undefined;
 
   private readonly audit: AuditCapability | undefined;
 
@@ -70,9 +77,13 @@ export class Sidecar {
       // Listen first: while keys, models and bundles load, /readyz answers 503
       // and gRPC health NOT_SERVING, and any request is denied (fail closed).
       const ready = sidecar.waitReady();
+      sidecar.startup = ready;
       ready.catch(() => undefined); // handled below; must not surface as unhandled if listen() throws first
       if (opts.listen ?? true) await sidecar.listen();
-      if (opts.waitReady ?? true) await ready;
+      if (opts.waitReady ?? true) {
+        const ms = opts.readyTimeoutMs;
+        await (ms === undefined ? ready : timeLimit(ready, ms, () => new Error(`not ready within ${ms} ms (${notReadyParts(sidecar)})`)));
+      }
       else ready.catch((err: unknown) => log.error({ error: (err as Error).message }, 'not ready'));
       if ((opts.watch ?? true) && opts.loaded.file) sidecar.watchConfig(opts.loaded.file);
     } catch (err) {
@@ -80,6 +91,15 @@ export class Sidecar {
       throw err;
     }
     return sidecar;
+  }
+
+  /**
+   * Settles when keys, models and bundles have first loaded (rejects when one
+   * of them cannot, e.g. a broken local file). A remote JWKS that is down
+   * keeps this pending while the sidecar serves, not ready.
+   */
+  ready(): Promise<void> {
+    return this.startup ?? Promise.resolve();
   }
 
   /** The one entry point every transport calls. */
@@ -141,8 +161,11 @@ export class Sidecar {
       next = loadConfigFile(file);
       await this.prepareCapabilities(next, prepared);
       const stageFactories = new Map(prepared.flatMap(([c, p]) => (p.stageFactory ? [[c.name, p.stageFactory] as const] : [])));
-      runtime = this.build(next, stageFactories);
-      await runtime.identity.ready();
+      const candidate = this.build(next, stageFactories);
+      runtime = candidate;
+      // A key server that does not answer must not hold the reload (and the next ones queued behind it) forever.
+      await timeLimit(candidate.identity.ready(), RELOAD_KEYS_TIMEOUT_MS,
+        () => new Error(`identity keys did not load within ${RELOAD_KEYS_TIMEOUT_MS} ms`));
       if (this.closed) throw new Error('the sidecar is shutting down');
     } catch (err) {
       for (const [, change] of prepared) change.abort();
@@ -290,6 +313,11 @@ export class Sidecar {
       void this.reload();
     });
   }
+}
+
+function notReadyParts(sidecar: Sidecar): string {
+  const waiting = Object.entries(sidecar.readinessReport()).filter(([, ok]) => !ok).map(([part]) => part);
+  return `waiting for ${waiting.join(', ') || 'nothing'}`;
 }
 
 /** The committed development key set must never guard production traffic unnoticed. */

@@ -34,7 +34,10 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const log = createLogger('warn', io.stderr);
-  const sidecar = await Sidecar.start({ loaded: withoutAudit(withColdStartDeadline(loaded)), log, listen: false, watch: false });
+  // A remote key server that is down would otherwise keep the start waiting for ever.
+  const sidecar = await Sidecar.start({
+    loaded: withoutAudit(withColdStartDeadline(loaded)), log, listen: false, watch: false, readyTimeoutMs: 10_000,
+  });
   try {
     const decision = await sidecar.decide({ ...req, transport: 'cli' });
     io.stdout.write(`${JSON.stringify(decisionToJson(decision), null, 2)}\n`);

@@ -86,8 +86,12 @@ export const jwtSchema = z
     jwks_url: z.url().optional(),
     jwks_cache_s: z.number().positive().default(300),
     jwks_timeout_ms: z.number().int().positive().default(2000),
-    /** A token with an unknown `kid` refetches the remote JWKS at most once per this many seconds. */
+    /** A token with an unknown `kid` refetches the remote JWKS at most once per this many seconds (failed fetches count too). */
     jwks_cooldown_s: z.number().min(0).default(30),
+    /** Follow a JWKS redirect to another origin (scheme, host or port). Off: such a redirect is a failed fetch. */
+    jwks_cross_origin_redirects: z.boolean().default(false),
+    /** RSA keys with a larger modulus are left out of the key set, with a warning (they make every check slow). */
+    jwks_max_rsa_modulus_bits: z.number().int().min(2048).max(65536).default(8192),
     issuer: stringOrList.optional(),
     audience: stringOrList.optional(),
     /** Allowed signature algorithms. `none` and HMAC (algorithm confusion with public keys) are never accepted. */

@@ -38,7 +38,11 @@ import { trustedHeadersSource } from './trusted-headers-source.js';
 export { IdentityReason, type IdentityReasonCode } from './reasons.js';
 
 export interface IdentityService extends IdentityResolver {
-  /** Resolves when keys are loaded (local JWKS read / remote JWKS fetched once). Rejects with a clear error when they cannot be. */
+  /**
+   * Resolves when keys are loaded. A local JWKS file that cannot be read or
+   * parsed rejects with a clear error; a remote JWKS keeps retrying, so this
+   * stays pending while the key server is down (requests deny `jwks_unavailable`).
+   */
   ready(): Promise<void>;
   close(): void;
 }
@@ -72,7 +76,7 @@ export function createIdentityService(config: IdentityConfig, deps: IdentityDeps
     }));
   }
   if (config.jwt !== undefined) {
-    keys = createKeySource(config.jwt, deps.baseDir, log, metrics);
+    keys = createKeySource(config.jwt, deps.baseDir, log, metrics, clock);
     const verifier = new JwtVerifier({
       algorithms: config.jwt.algorithms,
       issuer: config.jwt.issuer,
@@ -112,15 +116,19 @@ export function createIdentityService(config: IdentityConfig, deps: IdentityDeps
   };
 }
 
-function createKeySource(jwt: JwtConfig, baseDir: string, log: Logger, metrics: IdentityMetrics): KeySource {
+function createKeySource(jwt: JwtConfig, baseDir: string, log: Logger, metrics: IdentityMetrics, clock: () => number): KeySource {
+  const limits = { maxRsaModulusBits: jwt.jwks_max_rsa_modulus_bits };
   if (jwt.jwks_url !== undefined) {
     return createRemoteKeySource({
       url: jwt.jwks_url,
       timeoutMs: jwt.jwks_timeout_ms,
       cacheMaxAgeMs: jwt.jwks_cache_s * 1000,
       cooldownMs: jwt.jwks_cooldown_s * 1000,
+      crossOriginRedirects: jwt.jwks_cross_origin_redirects,
+      limits,
+      now: clock,
     }, { log, metrics });
   }
   // The schema guarantees one of the two.
-  return createLocalKeySource(resolve(baseDir, jwt.jwks_file!), { log, metrics });
+  return createLocalKeySource(resolve(baseDir, jwt.jwks_file!), { log, metrics }, limits);
 }

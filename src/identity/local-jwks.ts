@@ -6,14 +6,18 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import { watchFile, type FileWatch } from '../config/watch.js';
 import type { Logger } from '../observability/logger.js';
-import { parseJwksDocument } from './jwks-document.js';
+import { DEFAULT_JWKS_LIMITS, parseJwksDocument, type JwksLimits } from './jwks-document.js';
 import { JwksUnavailableError, type KeySource } from './key-source.js';
 import { warmUpKeys } from './key-warmup.js';
 import type { IdentityMetrics } from './metrics.js';
 
 type KeySet = ReturnType<typeof createLocalJWKSet>;
 
-export function createLocalKeySource(file: string, deps: { log: Logger; metrics: IdentityMetrics }): KeySource {
+export function createLocalKeySource(
+  file: string,
+  deps: { log: Logger; metrics: IdentityMetrics },
+  limits: JwksLimits = DEFAULT_JWKS_LIMITS,
+): KeySource {
   const { log, metrics } = deps;
   const listeners: Array<() => void> = [];
   let keys: KeySet | undefined;
@@ -33,7 +37,11 @@ export function createLocalKeySource(file: string, deps: { log: Logger; metrics:
     if (text === loadedText) return;
     let next: KeySet;
     try {
-      const doc = await parseJwksDocument(text);
+      const { jwks: doc, ignored } = await parseJwksDocument(text, limits);
+      for (const why of ignored) {
+        metrics.jwksKeyIgnored();
+        log.warn({ jwks_file: file }, `JWKS key ${why}`);
+      }
       next = createLocalJWKSet(doc);
       await warmUpKeys(next, doc);
     } catch (err) {

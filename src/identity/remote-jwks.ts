@@ -1,104 +1,158 @@
-// Keys from a remote JWKS URL, through jose's createRemoteJWKSet, which
-// already does what an IdP rotation needs (checked in jose 6.2 source and in
-// test/identity/remote-jwks.test.ts):
-//  - the set is fetched once and cached for `jwks_cache_s` (cacheMaxAge);
-//  - a token whose `kid` is not in the set triggers one refetch, unless the
-//    set was fetched less than `jwks_cooldown_s` ago (cooldownDuration), so a
-//    stream of tokens with made-up kids cannot turn into a stream of fetches;
-//  - concurrent refetches share one request; each has `jwks_timeout_ms`.
-// We add: a check of the response before jose sees it (size cap, every key
-// importable, no private keys), fetch metrics, a background refresh so a
-// request rarely waits on the network, and a typed error for "unreachable"
-// so the verifier can fail closed with `jwks_unavailable`.
-import { createRemoteJWKSet, customFetch, errors, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
+// Keys from a remote JWKS URL. The set is fetched, checked as a whole
+// (jwks-document.ts: size, every key importable, no private keys, no RSA key
+// too costly to verify with), and only then replaces the one in use; jose's
+// createLocalJWKSet picks the key for each token. What this source promises:
+//  - Start does not depend on the key server: the first fetch is retried
+//    with a growing delay (250 ms doubling to 30 s, jittered) until a set
+//    loads; until then tokens are refused `jwks_unavailable` and ready()
+//    stays pending, so the sidecar listens, reports not ready and recovers
+//    by itself when the identity provider comes back.
+//  - Once loaded, the set is refreshed in the background every jwks_cache_s/2;
+//    a failed refresh keeps the last good set (an IdP outage does not log
+//    everyone out) and is retried with the same backoff.
+//  - A token whose `kid` is not in the set triggers a refetch only if no
+//    fetch — successful or failed — started within `jwks_cooldown_s`, so a
+//    stream of made-up kids cannot turn into a stream of fetches, even while
+//    the endpoint fails. Concurrent refetches share one request.
+//  - Every fetch has `jwks_timeout_ms`, a size cap, a metric, and follows
+//    redirects only on the configured origin unless
+//    `jwks_cross_origin_redirects` allows otherwise.
+import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '../observability/logger.js';
-import { parseJwksDocument } from './jwks-document.js';
+import { getFollowingRedirects } from '../util/fetch-with-redirects.js';
+import { DEFAULT_JWKS_LIMITS, parseJwksDocument, type JwksLimits } from './jwks-document.js';
 import { JwksUnavailableError, type KeySource } from './key-source.js';
 import { warmUpKeys } from './key-warmup.js';
 import type { IdentityMetrics } from './metrics.js';
 
 /** A JWKS is a few KiB; anything near this is not one. */
 const MAX_JWKS_BYTES = 1024 * 1024;
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 30_000;
+
+type KeySet = ReturnType<typeof createLocalJWKSet>;
 
 export interface RemoteJwksOptions {
   readonly url: string;
   readonly timeoutMs: number;
   readonly cacheMaxAgeMs: number;
   readonly cooldownMs: number;
+  readonly crossOriginRedirects?: boolean;
+  readonly limits?: JwksLimits;
+  /** Milliseconds clock for the cooldown; tests inject one. Default performance.now. */
+  readonly now?: () => number;
 }
 
 export function createRemoteKeySource(opts: RemoteJwksOptions, deps: { log: Logger; metrics: IdentityMetrics }): KeySource {
   const { log, metrics } = deps;
+  const now = opts.now ?? (() => performance.now());
   const where = safeUrl(opts.url);
   const listeners: Array<() => void> = [];
-  let lastText: string | undefined;
+  let keys: KeySet | undefined;
+  let loadedText: string | undefined;
+  let lastError = 'not fetched yet';
+  let lastAttemptAt = Number.NEGATIVE_INFINITY;
+  let inflight: Promise<void> | undefined;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let markLoaded!: () => void;
+  const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
 
-  const checkedFetch: FetchImplementation = async (url, init) => {
+  const fetchOnce = async (): Promise<void> => {
     let text: string;
+    let doc: Awaited<ReturnType<typeof parseJwksDocument>>;
     try {
-      const res = await fetch(url, init);
+      const res = await getFollowingRedirects(opts.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(opts.timeoutMs) },
+        { crossOrigin: opts.crossOriginRedirects ?? false });
       if (res.status !== 200) {
         await res.body?.cancel();
         throw new Error(`HTTP ${res.status}`);
       }
       text = await readCapped(res, MAX_JWKS_BYTES);
-      await parseJwksDocument(text);
+      doc = text === loadedText ? { jwks: keys!.jwks(), ignored: [] } : await parseJwksDocument(text, opts.limits ?? DEFAULT_JWKS_LIMITS);
     } catch (err) {
       metrics.jwksFetch('error');
-      log.warn({ jwks_url: where, error: describe(err) }, 'JWKS fetch failed');
+      lastError = describe(err);
+      log.warn({ jwks_url: where, error: lastError }, 'JWKS fetch failed');
       throw err;
     }
     metrics.jwksFetch('success');
-    if (lastText !== undefined && text !== lastText) {
+    if (text === loadedText) return;
+    for (const why of doc.ignored) {
+      metrics.jwksKeyIgnored();
+      log.warn({ jwks_url: where }, `JWKS key ${why}`);
+    }
+    const next = createLocalJWKSet(doc.jwks);
+    await warmUpKeys(next, doc.jwks);
+    const replaced = keys !== undefined;
+    keys = next;
+    loadedText = text;
+    if (replaced) {
       log.info({ jwks_url: where }, 'remote JWKS changed');
       for (const listener of listeners) listener();
+    } else {
+      log.info({ jwks_url: where, kids: doc.jwks.keys.map((k) => k.kid ?? '(no kid)') }, 'remote JWKS loaded');
+      markLoaded();
     }
-    lastText = text;
-    return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
   };
 
-  const remote = createRemoteJWKSet(new URL(opts.url), {
-    timeoutDuration: opts.timeoutMs,
-    cacheMaxAge: opts.cacheMaxAgeMs,
-    cooldownDuration: opts.cooldownMs,
-    [customFetch]: checkedFetch,
-  });
+  /** One fetch, shared by everyone who asks while it runs. */
+  const refetch = (): Promise<void> => {
+    if (inflight === undefined) {
+      lastAttemptAt = now();
+      inflight = fetchOnce().finally(() => (inflight = undefined));
+    }
+    return inflight;
+  };
+
+  const schedule = (delayMs: number): void => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      refetch().then(
+        () => {
+          failures = 0;
+          schedule(Math.max(1000, opts.cacheMaxAgeMs / 2));
+        },
+        () => schedule(retryDelayMs(failures++)),
+      );
+    }, delayMs);
+    timer.unref();
+  };
+  schedule(0);
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    const current = keys;
+    if (current === undefined) throw new JwksUnavailableError(`JWKS ${where} unavailable: ${lastError}`);
     try {
-      return await remote(header, token);
+      return await current(header, token);
     } catch (err) {
-      // "No such key" is the token's problem; anything else is the endpoint's.
-      if (
-        err instanceof errors.JWKSNoMatchingKey ||
-        err instanceof errors.JWKSMultipleMatchingKeys ||
-        err instanceof errors.JOSENotSupported
-      ) {
-        throw err;
-      }
+      if (!(err instanceof errors.JWKSNoMatchingKey) || now() - lastAttemptAt < opts.cooldownMs) throw err;
+    }
+    // An unknown kid may be a rotation: one refetch, then the new set decides.
+    try {
+      await refetch();
+    } catch (err) {
       throw new JwksUnavailableError(`JWKS ${where} unavailable: ${describe(err)}`, { cause: err });
     }
+    return keys!(header, token);
   };
-
-  const first = remote.reload().then(
-    () => warmUpKeys(remote, remote.jwks() ?? { keys: [] }),
-    (err: unknown) => {
-      throw new Error(`cannot load JWKS from ${where}: ${describe(err)}`, { cause: err });
-    },
-  );
-  first.catch(() => {}); // reported through ready()
-
-  // Refresh ahead of expiry, so requests do not wait for jose's on-demand
-  // refetch of a stale set. A failed refresh is logged by checkedFetch.
-  const refresh = setInterval(() => void remote.reload().catch(() => {}), Math.max(1000, opts.cacheMaxAgeMs / 2));
-  refresh.unref();
 
   return {
     getKey,
-    ready: () => first,
+    ready: () => loaded,
     onChange: (listener) => void listeners.push(listener),
-    close: () => clearInterval(refresh),
+    close: () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
   };
+}
+
+/** 250 ms doubling to 30 s, ±20 % so a fleet does not retry in lockstep. */
+function retryDelayMs(failuresBefore: number): number {
+  const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failuresBefore, 20));
+  return Math.round(base * (0.8 + 0.4 * Math.random()));
 }
 
 async function readCapped(res: Response, max: number): Promise<string> {
@@ -130,7 +184,7 @@ function safeUrl(url: string): string {
 
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  if (err.name === 'TimeoutError' || err.name === 'JWKSTimeout') return 'timed out';
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
   const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;
 }

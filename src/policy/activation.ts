@@ -3,6 +3,7 @@
 // default entrypoint, and smoke-evaluate before anyone may swap it in.
 import type { AuthzRequest, DecisionContext } from '../decision/types.js';
 import type { ParsedBundle } from './bundle/parse.js';
+import type { PreparedBundle } from './bundle/prepare.js';
 import { withConfigData } from './bundle/data-tree.js';
 import { normalizeEntrypoint, type PolicyConfig } from './config.js';
 import { PolicyEvaluator } from './evaluator.js';
@@ -28,12 +29,14 @@ export interface ActivationOptions {
   readonly smoke?: boolean;
 }
 
-export async function activateBundle(parsed: ParsedBundle, opts: ActivationOptions): Promise<ActivePolicy> {
+/** `parsed` from the parse worker already carries its data merged and serialized; a ParsedBundle is merged here. */
+export async function activateBundle(parsed: ParsedBundle | PreparedBundle, opts: ActivationOptions): Promise<ActivePolicy> {
   const { config } = opts;
-  const data = withConfigData(parsed.data, config.data);
+  const data = 'dataJson' in parsed ? parsed.dataJson : withConfigData(parsed.data, config.data);
   const evaluator = await PolicyEvaluator.create(parsed.wasm, data, {
     initialPages: config.memory.initial_pages,
     maxPages: config.memory.max_pages,
+    loadTimeoutMs: config.load_timeout_ms,
   });
   const defaultEntrypoint = chooseDefaultEntrypoint(evaluator, config.entrypoint, parsed.manifest?.wasmEntrypoints ?? []);
   const policy: ActivePolicy = { evaluator, revision: parsed.revision, defaultEntrypoint, origin: opts.origin, signedBy: parsed.signedBy };
@@ -76,7 +79,8 @@ function smokeTest(policy: ActivePolicy, config: PolicyConfig): void {
     if (id === undefined) throw missingEntrypoint(name, policy.evaluator);
     let resultSet: unknown;
     try {
-      resultSet = policy.evaluator.evaluate(id, input);
+      const ms = config.smoke.timeout_ms;
+      resultSet = policy.evaluator.evaluate(id, input, performance.now() + ms, `smoke.timeout_ms (${ms} ms)`);
     } catch (err) {
       throw new Error(`smoke evaluation of ${name} failed (${(err as Error).message})`, { cause: err });
     }

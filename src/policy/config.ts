@@ -31,8 +31,24 @@ const bundleSchema = z
     headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string()).default({}),
     /** url: name of an environment variable holding a bearer token for the bundle server. */
     bearer_token_env: z.string().min(1).optional(),
+    /**
+     * url: follow a redirect to another origin (scheme, host or port). Off by
+     * default; even when on, `headers` and the bearer token are sent to the
+     * configured origin only.
+     */
+    cross_origin_redirects: z.boolean().default(false),
     /** Largest bundle accepted, compressed download and unpacked contents alike. */
     max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /** Most entries (files, directories, links) a bundle directory or archive may hold. */
+    max_files: z.number().int().positive().default(10_000),
+    /** Most array elements + object members over all data files (checked before parsing: bytes can expand 1000-fold). */
+    max_data_entries: z.number().int().positive().default(1_000_000),
+    /** Deepest nesting of arrays and objects in a data file. */
+    max_data_depth: z.number().int().positive().max(10_000).default(64),
+    /** Heap cap of the worker thread that unpacks and parses a bundle; past it the bundle is refused. */
+    parse_memory_mb: z.number().int().min(16).default(256),
+    /** Longest a bundle may take to unpack, verify and parse on that worker. */
+    parse_timeout_ms: positiveMs.default(30_000),
   })
   .strict()
   .refine((b) => [b.file, b.dir, b.url].filter((v) => v !== undefined).length === 1, {
@@ -73,16 +89,24 @@ export const policyConfigSchema = z
       .default({ initial_pages: 5, max_pages: 512 }),
     /** Data the sidecar adds to the bundle's data, merged at the root (objects merge; otherwise config wins). */
     data: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Longest a module may take to instantiate and load its data (on every
+     * load, and when a fresh instance replaces one that failed); past it the
+     * module is stopped and the bundle refused.
+     */
+    load_timeout_ms: positiveMs.default(5000),
     /** Evaluated against every new bundle before it replaces the old one. */
     smoke: z
       .object({
+        /** Longest one smoke evaluation may run; past it the module is stopped and the bundle refused. */
+        timeout_ms: positiveMs.default(1000),
         /** A policy input document; default: a minimal synthetic request. */
         input: z.unknown().optional(),
         /** Entrypoints to evaluate; default: the configured default entrypoint (or the bundle's first). */
         entrypoints: z.array(z.string().min(1)).optional(),
       })
       .strict()
-      .default({}),
+      .default({ timeout_ms: 1000 }),
     /** How long ready() waits for the first bundle from a url before it gives up. */
     ready_timeout_ms: positiveMs.default(30_000),
   })

@@ -105,9 +105,11 @@ async function run(argv: string[], io: PolicyEvalIo): Promise<number> {
     const verifier = config.signing ? await loadBundleVerifier(config.signing, (p) => resolve(p)) : undefined;
     const path = resolve(values.bundle);
     const st = await stat(path);
+    const b = config.bundle;
+    const limits = { maxFiles: b.max_files, data: { maxEntries: b.max_data_entries, maxDepth: b.max_data_depth } };
     const parsed = st.isDirectory()
-      ? await parseBundleFiles(await readBundleDir(path, config.bundle.max_bytes), verifier)
-      : await parseBundleBytes(await readFile(path), verifier, config.bundle.max_bytes);
+      ? await parseBundleFiles(await readBundleDir(path, b.max_bytes, b.max_files), verifier, limits)
+      : await parseBundleBytes(await readFile(path), verifier, b.max_bytes, limits);
     policy = await activateBundle(parsed, { config, origin: path, smoke: false });
   } catch (err) {
     throw new Usage(`cannot load bundle ${values.bundle}: ${(err as Error).message}`);
@@ -119,7 +121,9 @@ async function run(argv: string[], io: PolicyEvalIo): Promise<number> {
 
   let resultSet: unknown;
   try {
-    resultSet = policy.evaluator.evaluate(id, input);
+    // A one-off evaluation is bounded like a smoke evaluation.
+    const ms = config.smoke.timeout_ms;
+    resultSet = policy.evaluator.evaluate(id, input, performance.now() + ms, `smoke.timeout_ms (${ms} ms)`);
   } catch (err) {
     const kind = err instanceof PolicyEvalError ? err.kind : 'error';
     io.stderr.write(`authz-sidecar policy eval: evaluation failed (${kind}): ${(err as Error).message}\n`);

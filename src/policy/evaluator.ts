@@ -8,19 +8,22 @@
 //   `memory`. The stage denies `policy_error`.
 // - Traps (`unreachable`, out-of-bounds access, stack overflow) throw a
 //   WebAssembly.RuntimeError / RangeError, reported as `trap`.
-// - Time: evaluation runs on the event loop thread and cannot be pre-empted.
-//   Rego terminates by construction (no unbounded recursion or loops), so the
-//   cost is bounded by input and data size, but a pathological policy over
-//   large data can still run long; the stage compares the clock with the
-//   request deadline after evaluation and denies `deadline_exceeded`. Running
-//   every evaluation on a worker thread would allow pre-emption at the cost of
-//   a message round trip per request; we chose the in-thread path.
+// - Time: evaluation runs on the event loop thread, where nothing can
+//   pre-empt it, so the module is instrumented before it is compiled
+//   (wasm/instrument.ts): it counts the instructions it runs and every
+//   CHECK_INTERVAL of them asks the clock whether its deadline has passed; if
+//   so the evaluation is stopped (`timeout`). The deadline is the decision's
+//   for a request, `load_timeout_ms` while loading and setting data, and
+//   `smoke.timeout_ms` for a smoke evaluation. docs/policy.md has the
+//   measurements behind this choice (against a worker pool and node:vm).
 // After any throw the instance is discarded and a fresh one is made from the
 // same compiled module, so a trap mid-evaluation cannot leave corrupt heap
 // state behind for the next request.
 import { createRequire } from 'node:module';
 import type * as OpaWasmModule from '@open-policy-agent/opa-wasm';
-import { Wasm, type WasmModule } from './wasm-api.js';
+import { Wasm, type WasmInstance, type WasmModule } from './wasm-api.js';
+import { instrumentForInterrupts } from './wasm/instrument.js';
+import { InterruptGuard, PolicyInterrupted } from './wasm/interrupt.js';
 
 type OpaWasm = typeof OpaWasmModule;
 type LoadedPolicy = ReturnType<OpaWasm['loadPolicySync']>;
@@ -29,7 +32,7 @@ type LoadedPolicy = ReturnType<OpaWasm['loadPolicySync']>;
 // entry has the synchronous loader we need to re-instantiate in place.
 const opa = createRequire(import.meta.url)('@open-policy-agent/opa-wasm') as OpaWasm;
 
-export type EvalFailureKind = 'trap' | 'memory' | 'abort' | 'error';
+export type EvalFailureKind = 'trap' | 'memory' | 'abort' | 'timeout' | 'error';
 
 export class PolicyEvalError extends Error {
   override readonly name = 'PolicyEvalError';
@@ -46,15 +49,24 @@ export interface MemoryLimits {
   readonly maxPages: number;
 }
 
+export interface EvaluatorLimits extends MemoryLimits {
+  /** Instantiating the module and loading its data (also when a fresh instance replaces a failed one); default 5000. */
+  readonly loadTimeoutMs?: number;
+}
+
+/** Bundle data as a document, or already serialized as JSON bytes (what the parse worker hands over). */
+export type PolicyData = unknown;
+
 export class PolicyEvaluator {
   /** Entrypoint name → id, as the module reports them. */
   readonly entrypoints: ReadonlyMap<string, number>;
   private instance: LoadedPolicy | undefined;
+  private readonly guard = new InterruptGuard();
 
   private constructor(
     private readonly module: WasmModule,
     private readonly dataJson: ArrayBuffer,
-    private readonly memory: MemoryLimits,
+    private readonly memory: EvaluatorLimits,
   ) {
     this.instance = this.instantiate();
     const eps = this.instance.entrypoints as unknown;
@@ -67,16 +79,24 @@ export class PolicyEvaluator {
     this.entrypoints = map;
   }
 
-  /** Compiles (off the event loop where the runtime can), instantiates and loads data; throws a clear Error. */
-  static async create(wasm: Uint8Array, data: unknown, memory: MemoryLimits): Promise<PolicyEvaluator> {
+  /**
+   * Instruments, compiles (off the event loop where the runtime can),
+   * instantiates and loads data; throws a clear Error. `data` may be a
+   * document or its JSON bytes (an ArrayBuffer).
+   */
+  static async create(wasm: Uint8Array, data: PolicyData, memory: EvaluatorLimits): Promise<PolicyEvaluator> {
     let module: WasmModule;
     try {
-      module = await Wasm.compile(wasm);
+      module = await Wasm.compile(instrumentForInterrupts(wasm, (b) => Wasm.validate(b)));
     } catch (err) {
       throw new Error(`policy.wasm does not compile: ${describe(err)}`, { cause: err });
     }
-    const json = new TextEncoder().encode(JSON.stringify(data ?? {}));
-    const dataJson = json.buffer.slice(json.byteOffset, json.byteOffset + json.byteLength) as ArrayBuffer;
+    let dataJson: ArrayBuffer;
+    if (data instanceof ArrayBuffer) dataJson = data;
+    else {
+      const json = new TextEncoder().encode(JSON.stringify(data ?? {}));
+      dataJson = json.buffer.slice(json.byteOffset, json.byteOffset + json.byteLength) as ArrayBuffer;
+    }
     try {
       return new PolicyEvaluator(module, dataJson, memory);
     } catch (err) {
@@ -84,7 +104,9 @@ export class PolicyEvaluator {
       throw new Error(
         e.kind === 'memory'
           ? `policy and data do not fit in memory.max_pages (${memory.maxPages} pages): ${e.message}`
-          : `policy.wasm does not load: ${e.message}`,
+          : e.kind === 'trap' && /null function/i.test(e.message)
+            ? `policy.wasm does not load: it ran past its load-time instruction budget (${e.message})`
+            : `policy.wasm does not load: ${e.message}`,
         { cause: err },
       );
     }
@@ -95,9 +117,16 @@ export class PolicyEvaluator {
     return this.entrypoints.get(name);
   }
 
-  /** Evaluates one entrypoint; returns opa-wasm's result set or throws PolicyEvalError. */
-  evaluate(entrypoint: number, input: unknown): unknown {
+  /**
+   * Evaluates one entrypoint; returns opa-wasm's result set or throws
+   * PolicyEvalError (kind `timeout` when it was stopped at `deadline`, a
+   * performance.now() value).
+   */
+  evaluate(entrypoint: number, input: unknown, deadline = Number.POSITIVE_INFINITY, what = 'decision deadline'): unknown {
     const instance = this.instance ?? this.recover();
+    const guard = this.guard;
+    guard.deadline = deadline;
+    guard.what = what;
     try {
       return instance.evaluate(input, entrypoint) as unknown;
     } catch (err) {
@@ -117,6 +146,10 @@ export class PolicyEvaluator {
 
   private instantiate(): LoadedPolicy {
     const p = opa.loadPolicySync(this.module, { initial: this.memory.initialPages, maximum: this.memory.maxPages });
+    this.guard.attach((p as unknown as { wasmInstance: WasmInstance }).wasmInstance);
+    const ms = this.memory.loadTimeoutMs ?? 5000;
+    this.guard.deadline = performance.now() + ms;
+    this.guard.what = `load_timeout_ms (${ms} ms) while loading data`;
     p.setData(this.dataJson);
     return p;
   }
@@ -126,6 +159,7 @@ export class PolicyEvaluator {
 export function classify(err: unknown): PolicyEvalError {
   if (err instanceof PolicyEvalError) return err;
   const message = describe(err);
+  if (err instanceof PolicyInterrupted) return new PolicyEvalError('timeout', message);
   if (err instanceof Wasm.RuntimeError || (err instanceof RangeError && /call stack/i.test(message))) {
     return new PolicyEvalError('trap', message);
   }

@@ -7,8 +7,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { activateBundle, type ActivePolicy } from './activation.js';
-import { dirFingerprint, readBundleDir } from './bundle/files.js';
-import { parseBundleBytes, parseBundleFiles, type ParsedBundle } from './bundle/parse.js';
+import { fingerprintOf, walkBundleDir, type DirWalk } from './bundle/dir-walk.js';
+import { DirChangeWatch } from './bundle/dir-watch.js';
+import type { BundleFiles } from './bundle/files.js';
+import { BundleLimitError } from './bundle/data-limits.js';
+import { prepareOffThread } from './bundle/parse-off-thread.js';
+import type { BundleContentLimits } from './bundle/parse.js';
+import type { ParseJob, PreparedBundle } from './bundle/prepare.js';
 import { loadBundleVerifier, type BundleVerifier } from './bundle/signature.js';
 import type { PolicyConfig } from './config.js';
 import type { PolicyMetrics } from './metrics.js';
@@ -30,6 +35,7 @@ export class BundleManager {
   private closed = false;
   private loading = false;
   private fingerprint: string | undefined;
+  private readonly dirWatch = new DirChangeWatch();
   private firstSettled = false;
   private resolveFirst!: (p: ActivePolicy) => void;
   private rejectFirst!: (e: Error) => void;
@@ -68,6 +74,7 @@ export class BundleManager {
    * after ready_timeout_ms.
    */
   async start(): Promise<ActivePolicy> {
+    // A key file that cannot be read fails the start here; each parse worker loads its own copy.
     if (this.config.signing !== undefined) {
       this.verifier = await loadBundleVerifier(this.config.signing, (p) => this.path(p));
     }
@@ -87,6 +94,7 @@ export class BundleManager {
   close(): void {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
+    this.dirWatch.close();
     this.poller?.close();
     this.settleFirst(new Error('policy bundle manager closed before the first bundle loaded'));
   }
@@ -114,6 +122,7 @@ export class BundleManager {
     this.poller = new HttpBundlePoller({
       url,
       headers,
+      crossOriginRedirects: b.cross_origin_redirects,
       timeoutMs: b.timeout_ms,
       maxBytes: b.max_bytes,
       minDelayMs: b.polling.min_delay_s * 1000,
@@ -121,7 +130,7 @@ export class BundleManager {
       log: this.deps.log,
       random: this.deps.random,
       onBundle: async (bytes) => {
-        await this.activate(() => parseBundleBytes(bytes, this.verifier, b.max_bytes));
+        await this.activate(() => this.prepare({ bytes }));
       },
       onAttempt: (outcome, delay, err) => {
         if (outcome === 'error') {
@@ -143,20 +152,28 @@ export class BundleManager {
 
   private async checkLocal(): Promise<void> {
     if (this.loading || this.closed) return;
+    // A directory is walked again only when its watch saw a change (or now and then, see dir-watch.ts).
+    if (this.config.bundle.dir !== undefined && !this.dirWatch.shouldWalk()) return;
     let current: string;
     try {
-      current = await this.localFingerprint();
+      current = (await this.localFingerprint()).fingerprint;
     } catch {
       current = 'missing';
     }
     if (current !== this.fingerprint) await this.reloadLocal();
   }
 
-  private async localFingerprint(): Promise<string> {
+  /** A file's stamp, or a directory's walk (which also re-arms the directory watch). */
+  private async localFingerprint(): Promise<{ fingerprint: string; walk?: DirWalk }> {
     const b = this.config.bundle;
-    if (b.dir !== undefined) return dirFingerprint(this.path(b.dir));
+    if (b.dir !== undefined) {
+      this.deps.metrics.dirWalks.inc();
+      const walk = await walkBundleDir(this.path(b.dir), { maxBytes: b.max_bytes, maxEntries: b.max_files });
+      this.dirWatch.watch(walk.dirs);
+      return { fingerprint: fingerprintOf(walk), walk };
+    }
     const st = await stat(this.path(b.file!));
-    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+    return { fingerprint: `${st.size}:${st.mtimeMs}:${st.ino}` };
   }
 
   private async reloadLocal(): Promise<void> {
@@ -164,22 +181,47 @@ export class BundleManager {
     this.loading = true;
     try {
       // Taken before reading, so a change during the read triggers another load.
-      this.fingerprint = await this.localFingerprint().catch(() => 'missing');
+      const seen = await this.localFingerprint().catch((err: unknown) => ({ fingerprint: 'missing', error: err as Error, walk: undefined }));
+      this.fingerprint = seen.fingerprint;
       const b = this.config.bundle;
       await this.activate(async () => {
-        if (b.dir !== undefined) return parseBundleFiles(await readBundleDir(this.path(b.dir), b.max_bytes), this.verifier);
+        if (b.dir !== undefined) {
+          if ('error' in seen) throw seen.error;
+          return this.prepare({ files: await this.readWalked(seen.walk!) });
+        }
         const file = this.path(b.file!);
         const st = await stat(file);
-        if (st.size > b.max_bytes) throw new Error(`${file} is larger than max_bytes (${b.max_bytes})`);
-        return parseBundleBytes(await readFile(file), this.verifier, b.max_bytes);
+        if (st.size > b.max_bytes) throw new BundleLimitError('bytes', `${file} is larger than max_bytes (${b.max_bytes})`);
+        return this.prepare({ bytes: await readFile(file) });
       }).catch(() => undefined);
     } finally {
       this.loading = false;
     }
   }
 
+  private async readWalked(walk: DirWalk): Promise<BundleFiles> {
+    if (walk.skippedLinks.length > 0) {
+      this.deps.log.warn({ origin: this.origin, links: walk.skippedLinks.slice(0, 10), count: walk.skippedLinks.length },
+        'policy bundle directory: links to directories (or dangling links) are not followed');
+    }
+    const files: BundleFiles = new Map();
+    for (const f of walk.files) files.set(f.rel, await readFile(f.abs));
+    return files;
+  }
+
+  /** Unpacks, checks, verifies and parses on a worker thread (bundle/parse-off-thread.ts). */
+  private prepare(source: ParseJob['source']): Promise<PreparedBundle> {
+    const b = this.config.bundle;
+    const limits: BundleContentLimits = { maxFiles: b.max_files, data: { maxEntries: b.max_data_entries, maxDepth: b.max_data_depth } };
+    const signing = this.config.signing;
+    return prepareOffThread({
+      source, maxBytes: b.max_bytes, limits, configData: this.config.data,
+      signing: signing === undefined ? undefined : { config: signing, keyPath: this.path(signing.public_key_file) },
+    }, { memoryMb: b.parse_memory_mb, timeoutMs: b.parse_timeout_ms });
+  }
+
   /** One attempt: parse, verify, activate, smoke-test; publish on success, count either way. Rethrows failures. */
-  private async activate(parse: () => Promise<ParsedBundle>): Promise<void> {
+  private async activate(parse: () => Promise<PreparedBundle>): Promise<void> {
     const origin = this.origin;
     let policy: ActivePolicy;
     try {
@@ -189,7 +231,9 @@ export class BundleManager {
       const error = err instanceof Error ? err : new Error(String(err));
       this.failure = { message: error.message, at: Date.now() };
       this.deps.metrics.bundleLoads.labels('failure').inc();
-      this.deps.log.error({ origin, err: error.message }, 'policy bundle refused; keeping the last good one');
+      const limit = error instanceof BundleLimitError ? error.limit : undefined;
+      if (limit !== undefined) this.deps.metrics.limitRefusals.labels(limit).inc();
+      this.deps.log.error({ origin, err: error.message, ...(limit === undefined ? {} : { limit }) }, 'policy bundle refused; keeping the last good one');
       if (!this.firstSettled && this.config.bundle.url === undefined) this.settleFirst(new Error(`policy bundle ${origin}: ${error.message}`));
       throw error;
     }

@@ -6,6 +6,8 @@ export class PolicyMetrics {
   readonly bundleLoads: Counter<'outcome'>;
   readonly lastSuccess: Gauge;
   readonly evalFailures: Counter<'kind'>;
+  readonly dirWalks: Counter;
+  readonly limitRefusals: Counter<'limit'>;
   private readonly failureChildren = new Map<string, { inc(): void }>();
 
   constructor(registry: Registry) {
@@ -22,8 +24,19 @@ export class PolicyMetrics {
     }));
     this.evalFailures = reuse(registry, 'authz_policy_evaluation_failures_total', () => new Counter({
       name: 'authz_policy_evaluation_failures_total',
-      help: 'Policy evaluations that denied policy_error, by kind (trap, memory, abort, error, bad_result, no_entrypoint).',
+      help: 'Policy evaluations that denied policy_error, by kind (trap, memory, abort, timeout, error, bad_result, no_entrypoint).',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }));
+    this.dirWalks = reuse(registry, 'authz_policy_bundle_dir_walks_total', () => new Counter({
+      name: 'authz_policy_bundle_dir_walks_total',
+      help: 'Walks of a bundle directory (bounded by max_files / max_bytes); a quiet directory is not walked again until it changes.',
+      registers: [registry],
+    }));
+    this.limitRefusals = reuse(registry, 'authz_policy_bundle_limit_refusals_total', () => new Counter({
+      name: 'authz_policy_bundle_limit_refusals_total',
+      help: 'Bundles refused by a limit: data_entries, data_depth, files, bytes, parse_memory, parse_timeout.',
+      labelNames: ['limit'] as const,
       registers: [registry],
     }));
   }

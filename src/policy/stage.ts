@@ -77,8 +77,9 @@ class PolicyStage implements Stage {
 
     let resultSet: unknown;
     try {
-      // The input's JSON bytes, written once: what opa-wasm copies into the module as is.
-      resultSet = policy.evaluator.evaluate(id, policyInputBytes(req, ctx, this.inputShape));
+      // The input's JSON bytes, written once: what opa-wasm copies into the module as is. The
+      // evaluation is stopped when the decision's deadline passes (kind `timeout`).
+      resultSet = policy.evaluator.evaluate(id, policyInputBytes(req, ctx, this.inputShape), ctx.deadline);
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);
@@ -86,7 +87,7 @@ class PolicyStage implements Stage {
         err: (err as Error).message }, 'policy evaluation failed');
       return ERROR;
     }
-    // Evaluation cannot be interrupted; a late answer is not used.
+    // An answer that arrived just after the deadline (between two clock checks) is not used.
     if (this.deps.now() > ctx.deadline) return LATE;
 
     try {

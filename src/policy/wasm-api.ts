@@ -5,8 +5,15 @@
 /** A compiled module; opaque to us, handed back to opa-wasm to instantiate. */
 export type WasmModule = object;
 
+export interface WasmInstance {
+  readonly exports: object;
+}
+
 interface WebAssemblyApi {
   compile(bytes: Uint8Array): Promise<WasmModule>;
+  validate(bytes: Uint8Array): boolean;
+  readonly Module: new (bytes: Uint8Array) => WasmModule;
+  readonly Instance: new (module: WasmModule, imports: object) => WasmInstance;
   readonly RuntimeError: new (...args: unknown[]) => Error;
 }
 

@@ -12,6 +12,8 @@ export interface ServeProcess {
   readonly exited: Promise<number | null>;
   /** Everything it wrote to stderr. */
   stderr(): string;
+  /** Every JSON log line it wrote to stdout so far. */
+  readonly logs: ReadonlyArray<Record<string, unknown>>;
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -28,14 +30,16 @@ export function startServe(config: string, opts: { uid?: number; gid?: number } 
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const logs: Array<Record<string, unknown>> = [];
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; ports?: ServeProcess['ports'] };
+        logs.push(entry);
         if (entry.msg === 'authz-sidecar listening' && entry.ports) {
           resolve({
-            ports: entry.ports, child, exited, stderr: () => err,
+            ports: entry.ports, child, exited, stderr: () => err, logs,
             kill: (signal) => {
               if (child.exitCode === null && child.signalCode === null) child.kill(signal);
               return exited;

@@ -1,11 +1,15 @@
 // A bundle as a map of its files (path relative to the bundle root, '/'
 // separators, no leading slash) read from a .tar.gz or a directory, with a
 // size cap against gzip bombs and no path that could escape the root.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { BundleLimitError } from './data-limits.js';
+import { walkBundleDir } from './dir-walk.js';
+
+/** Default cap on the entries of a bundle directory (policy.bundle.max_files). */
+export const DEFAULT_MAX_FILES = 10_000;
 
 export type BundleFiles = Map<string, Uint8Array>;
 
@@ -28,17 +32,16 @@ export function cleanPath(raw: string): string {
   return parts.join('/');
 }
 
-export async function readTarGz(gz: Uint8Array, maxBytes: number): Promise<BundleFiles> {
+export async function readTarGz(gz: Uint8Array, maxBytes: number, maxEntries = DEFAULT_MAX_FILES): Promise<BundleFiles> {
   let tar: Buffer;
   try {
     tar = await gunzipAsync(gz, { maxOutputLength: maxBytes });
   } catch (err) {
     const tooBig = err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-    throw new Error(tooBig ? `bundle unpacks to more than max_bytes (${maxBytes})` : `bundle is not valid gzip: ${(err as Error).message}`, {
-      cause: err,
-    });
+    if (tooBig) throw new BundleLimitError('bytes', `bundle unpacks to more than max_bytes (${maxBytes})`);
+    throw new Error(`bundle is not valid gzip: ${(err as Error).message}`, { cause: err });
   }
-  return readTar(tar);
+  return readTar(tar, maxEntries);
 }
 
 /** A POSIX (ustar) tar archive: what a gzip bundle becomes when a server's Content-Encoding made fetch unzip it. */
@@ -46,15 +49,21 @@ export function isTar(b: Uint8Array): boolean {
   return b.length >= 263 && Buffer.from(b.subarray(257, 262)).toString('latin1') === 'ustar';
 }
 
-export function readTar(tar: Buffer): Promise<BundleFiles> {
+export function readTar(tar: Buffer, maxEntries = DEFAULT_MAX_FILES): Promise<BundleFiles> {
   return new Promise<BundleFiles>((resolve, reject) => {
     const files: BundleFiles = new Map();
     let failed: Error | undefined;
+    let entries = 0;
     const fail = (err: Error): void => {
       failed ??= err;
     };
     const parser = new Parser({ strict: true });
     parser.on('entry', (entry: ReadEntry) => {
+      if (++entries > maxEntries) {
+        fail(new BundleLimitError('files', `bundle holds more than max_files (${maxEntries}) entries`));
+        entry.resume();
+        return;
+      }
       if (entry.type === 'Directory') {
         entry.resume();
         return;
@@ -86,49 +95,10 @@ export function readTar(tar: Buffer): Promise<BundleFiles> {
   });
 }
 
-/**
- * Reads an unpacked bundle directory, following symbolic links (Kubernetes
- * mounts ConfigMaps as links) but skipping the `..name` entries Kubernetes uses
- * for its own bookkeeping, so no file is read twice.
- */
-export async function readBundleDir(dir: string, maxBytes: number): Promise<BundleFiles> {
+/** Reads an unpacked bundle directory within its caps (dir-walk.ts says which links are followed). */
+export async function readBundleDir(dir: string, maxBytes: number, maxEntries = DEFAULT_MAX_FILES): Promise<BundleFiles> {
+  const walk = await walkBundleDir(dir, { maxBytes, maxEntries });
   const files: BundleFiles = new Map();
-  let total = 0;
-  const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
-    if (depth > 32) throw new Error(`bundle directory nests deeper than 32 levels at ${rel}`);
-    const names = (await readdir(abs)).sort();
-    for (const name of names) {
-      if (name.startsWith('..')) continue;
-      const childAbs = join(abs, name);
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      const st = await stat(childAbs);
-      if (st.isDirectory()) {
-        await walk(childAbs, childRel, depth + 1);
-      } else if (st.isFile()) {
-        total += st.size;
-        if (total > maxBytes) throw new Error(`bundle directory holds more than max_bytes (${maxBytes})`);
-        files.set(childRel, await readFile(childAbs));
-      }
-    }
-  };
-  await walk(dir, '', 0);
+  for (const f of walk.files) files.set(f.rel, await readFile(f.abs));
   return files;
-}
-
-/** Cheap change detector for a directory: names, sizes and modification times. */
-export async function dirFingerprint(dir: string): Promise<string> {
-  const parts: string[] = [];
-  const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
-    if (depth > 32) return;
-    for (const name of (await readdir(abs)).sort()) {
-      if (name.startsWith('..')) continue;
-      const childAbs = join(abs, name);
-      const st = await stat(childAbs);
-      const childRel = `${rel}/${name}`;
-      if (st.isDirectory()) await walk(childAbs, childRel, depth + 1);
-      else parts.push(`${childRel}:${st.size}:${st.mtimeMs}:${st.ino}`);
-    }
-  };
-  await walk(dir, '', 0);
-  return parts.join('|');
 }

@@ -3,8 +3,9 @@
 // plain policy.wasm. Nothing here touches WebAssembly beyond checking magic.
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { checkJsonWithinLimits, checkValueWithinLimits, type DataCount, type DataLimits } from './data-limits.js';
 import { checkDataWithinRoots, insertData, type DataTree } from './data-tree.js';
-import { cleanPath, isGzip, isTar, isWasm, readTar, readTarGz, type BundleFiles } from './files.js';
+import { cleanPath, DEFAULT_MAX_FILES, isGzip, isTar, isWasm, readTar, readTarGz, type BundleFiles } from './files.js';
 import { SIGNATURES_FILE, verifyBundleSignature, type BundleVerifier } from './signature.js';
 
 export interface BundleManifest {
@@ -26,10 +27,26 @@ export interface ParsedBundle {
 
 const DATA_FILES = new Set(['data.json', 'data.yaml', 'data.yml']);
 
+/** What a bundle may hold beyond its bytes (policy.bundle.max_files, max_data_entries, max_data_depth). */
+export interface BundleContentLimits {
+  readonly maxFiles: number;
+  readonly data: DataLimits;
+}
+
+export const DEFAULT_CONTENT_LIMITS: BundleContentLimits = {
+  maxFiles: DEFAULT_MAX_FILES,
+  data: { maxEntries: 1_000_000, maxDepth: 64 },
+};
+
 /** A .tar.gz bundle or a plain .wasm, told apart by their magic bytes. */
-export async function parseBundleBytes(bytes: Uint8Array, verifier: BundleVerifier | undefined, maxBytes: number): Promise<ParsedBundle> {
-  if (isGzip(bytes)) return parseBundleFiles(await readTarGz(bytes, maxBytes), verifier);
-  if (isTar(bytes)) return parseBundleFiles(await readTar(Buffer.from(bytes)), verifier);
+export async function parseBundleBytes(
+  bytes: Uint8Array,
+  verifier: BundleVerifier | undefined,
+  maxBytes: number,
+  limits: BundleContentLimits = DEFAULT_CONTENT_LIMITS,
+): Promise<ParsedBundle> {
+  if (isGzip(bytes)) return parseBundleFiles(await readTarGz(bytes, maxBytes, limits.maxFiles), verifier, limits);
+  if (isTar(bytes)) return parseBundleFiles(await readTar(Buffer.from(bytes), limits.maxFiles), verifier, limits);
   if (isWasm(bytes)) {
     if (verifier !== undefined) {
       throw new Error('a plain policy.wasm carries no signature and policy.signing requires one: ship a signed bundle (.tar.gz)');
@@ -39,7 +56,14 @@ export async function parseBundleBytes(bytes: Uint8Array, verifier: BundleVerifi
   throw new Error('not a bundle: expected a .tar.gz OPA bundle or a WebAssembly module');
 }
 
-export async function parseBundleFiles(files: BundleFiles, verifier: BundleVerifier | undefined): Promise<ParsedBundle> {
+export async function parseBundleFiles(
+  files: BundleFiles,
+  verifier: BundleVerifier | undefined,
+  limits: BundleContentLimits = DEFAULT_CONTENT_LIMITS,
+): Promise<ParsedBundle> {
+  // Before anything parses data (the signature check hashes it in canonical form, too).
+  const count: DataCount = { entries: 0 };
+  for (const [path, bytes] of files) if (path === 'data.json' || path.endsWith('/data.json')) checkJsonWithinLimits(bytes, path, limits.data, count);
   const signedBy = await verifyBundleSignature(files, verifier);
   const manifestBytes = files.get('.manifest');
   const manifest = manifestBytes === undefined ? undefined : parseManifest(manifestBytes);
@@ -56,7 +80,9 @@ export async function parseBundleFiles(files: BundleFiles, verifier: BundleVerif
     const base = path.slice(slash + 1);
     if (!DATA_FILES.has(base)) continue;
     const dir = slash < 0 ? [] : path.slice(0, slash).split('/');
-    insertData(data, dir, parseDataFile(path, bytes), path);
+    const value = parseDataFile(path, bytes);
+    if (!path.endsWith('.json')) checkValueWithinLimits(value, path, limits.data, count);
+    insertData(data, dir, value, path);
   }
   if (manifest !== undefined) checkDataWithinRoots(data, manifest.roots);
 

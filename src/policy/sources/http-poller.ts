@@ -4,15 +4,21 @@
 // it or throws); anything else is an error. After an error the ETag is
 // forgotten (the next GET fetches in full) and the next attempt waits an
 // exponential backoff; after a success it waits a random delay in
-// [min_delay_s, max_delay_s]. Every request has a deadline.
+// [min_delay_s, max_delay_s]. Every request has a deadline. Redirects stay
+// on the configured origin unless `cross_origin_redirects` allows otherwise,
+// and the configured headers never leave it (util/fetch-with-redirects.ts).
 import type { Logger } from '../../observability/logger.js';
+import { getFollowingRedirects } from '../../util/fetch-with-redirects.js';
 import { backoffMs, pollDelayMs } from './backoff.js';
 
 export type PollOutcome = 'activated' | 'not_modified' | 'error';
 
 export interface HttpPollerOptions {
   readonly url: string;
+  /** Configured headers (API keys, bearer token): sent to the configured origin only. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Follow a redirect to another origin (without the configured headers). */
+  readonly crossOriginRedirects?: boolean;
   readonly timeoutMs: number;
   readonly maxBytes: number;
   readonly minDelayMs: number;
@@ -70,11 +76,11 @@ export class HttpBundlePoller {
   private async once(): Promise<PollOutcome> {
     const headers: Record<string, string> = {
       accept: 'application/vnd.openpolicyagent.bundles, application/gzip, application/octet-stream',
-      ...this.opts.headers,
     };
     if (this.etag !== undefined) headers['if-none-match'] = this.etag;
     const signal = AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.stop.signal]);
-    const res = await fetch(this.opts.url, { headers, signal, redirect: 'follow' });
+    const res = await getFollowingRedirects(this.opts.url, { headers, credentials: this.opts.headers, signal },
+      { crossOrigin: this.opts.crossOriginRedirects ?? false });
     if (res.status === 304) {
       await res.body?.cancel();
       return 'not_modified';
