@@ -59,9 +59,8 @@ const COUNTERS = {
   eval_failures: ['authz_policy_evaluation_failures_total'],
   emitted: ['audit_events_emitted_total'],
   delivered_kafka: ['audit_events_delivered_total', { sink: 'kafka' }],
-  spooled: ['audit_events_spooled_total'],
   dropped: ['audit_events_dropped_total'],
-  queue_depth: ['audit_queue_depth'],
+  backlog_kafka: ['authz_audit_backlog_bytes', { sink: 'kafka' }],
   shed: ['authz_shed_total'],
 };
 
@@ -85,9 +84,8 @@ export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypo
   if (doc.audit) {
     const trail = doc.audit.sinks.find((s) => s.jsonl).jsonl;
     trail.dir = path.resolve(CONFIG_DIR, trail.dir);
-    doc.audit.spool.dir = path.resolve(CONFIG_DIR, doc.audit.spool.dir);
     doc.audit.sinks.find((s) => s.kafka).kafka.brokers = [brokerAddress];
-    // A trail or spool left by an earlier run would be replayed or chained onto.
+    // A trail left by an earlier run would be shipped again or chained onto.
     rmSync(path.dirname(trail.dir), { recursive: true, force: true });
   }
   if (!standin || !has('policy')) doc.routes = doc.routes.filter((r) => r.name !== PROBE_ROUTE);
@@ -150,12 +148,12 @@ async function denialsByReason(adminPort) {
   return out;
 }
 
-/** Waits (bounded) until the audit queue is empty, so that one scenario's backlog is not the next one's load. */
+/** Waits (bounded) until the shipper has caught up with the trail, so that one scenario's backlog is not the next one's load. */
 async function waitAuditDrained(adminPort) {
   const until = Date.now() + DRAIN_TIMEOUT_MS;
   for (;;) {
     const c = await readCounters(adminPort, COUNTERS);
-    if (c.queue_depth === 0) return true;
+    if (c.backlog_kafka === 0) return true;
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -202,7 +200,7 @@ async function fullSidecar(ctx, rung, env = {}) {
         const fields = { rung, policy_module: withPolicy ? (standin ? 'test stand-in (not compiled Rego)' : path.basename(bundle)) : undefined };
         if (Object.keys(deniedBy).length > 0) fields.denied_by = deniedBy;
         if (d.shed > 0) fields.shed = d.shed;
-        if (withAudit) Object.assign(fields, { audit_emitted: d.emitted, audit_delivered_kafka: d.delivered_kafka, audit_spooled: d.spooled, audit_dropped: d.dropped, audit_drained: drained });
+        if (withAudit) Object.assign(fields, { audit_emitted: d.emitted, audit_delivered_kafka: d.delivered_kafka, audit_dropped: d.dropped, audit_drained: drained });
         if (scenario.ladder && baselineLine?.cpu_us_per_decision !== undefined && extra.cpu_us_per_decision !== undefined) {
           fields.cpu_us_added = Number((extra.cpu_us_per_decision - baselineLine.cpu_us_per_decision).toFixed(1));
           fields.main_thread_cpu_us_added = Number((extra.main_thread_cpu_us_per_decision - baselineLine.main_thread_cpu_us_per_decision).toFixed(1));

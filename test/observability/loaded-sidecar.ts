@@ -1,11 +1,12 @@
 // A whole sidecar with every capability that has metrics switched on — remote
 // ReBAC against a real OpenFGA-compatible server, a policy bundle, memory
-// budgets, a JSONL audit trail — and a load that exercises each of them
+// budgets, a JSONL audit trail shipped to Kafka — and a load that exercises each of them
 // (allows, denies by rebac, policy and budget, identity failures).
 import type { Test } from 'tap';
 import { request } from 'undici';
 import { bundleTarball, standinWasm, STANDIN_ENTRYPOINTS, tempDir } from '../policy/helpers.js';
 import { startFga } from '../rebac/remote/harness.js';
+import { TestKafkaBroker } from '../support/kafka-broker/index.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 
 export interface LoadedSidecar {
@@ -17,6 +18,9 @@ export interface LoadedSidecar {
 
 export async function startLoadedSidecar(t: Test): Promise<LoadedSidecar> {
   const fga = await startFga(t);
+  // A Kafka replica of the trail (the wire-protocol test broker), so the shipping metrics exist too.
+  const broker = await new TestKafkaBroker({ partitions: 1 }).start();
+  t.teardown(() => broker.stop());
   const root = tempDir(t, 'loaded-sidecar-');
   const bundle = await bundleTarball(root, 'bundle', { wasm: await standinWasm(), manifest: { revision: 'rev-1', roots: ['standin'] } });
   const route = (name: string, method: string, path: string, action: string, type: string, stages: unknown[]) => ({
@@ -35,7 +39,7 @@ export async function startLoadedSidecar(t: Test): Promise<LoadedSidecar> {
     rebac: { mode: 'remote', remote: { api_url: fga.apiUrl, store_id: fga.storeId, timeout_ms: 2000, cache: { allow_ttl_ms: 200, deny_ttl_ms: 200 } } },
     policy: { bundle: { file: bundle } },
     budget: { warn_at: 0.25, tenants: { acme: { daily: 40 } } },
-    audit: { sinks: [{ jsonl: { dir: 'audit' } }], spool: { dir: 'audit-spool' } },
+    audit: { sinks: [{ jsonl: { dir: 'audit' } }, { kafka: { brokers: [broker.address], timeout_ms: 2000 } }] },
   });
   const alice = { authorization: `Bearer ${await s.token({ sub: 'alice', roles: ['admin'] })}` };
   const bob = { authorization: `Bearer ${await s.token({ sub: 'bob', roles: ['editor'] })}` };
