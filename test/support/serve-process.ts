@@ -22,10 +22,21 @@ const PORT_ENV = {
   AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1',
 };
 
+/**
+ * The child's environment: ours plus free ports. A child run as another user
+ * does not get the test runner's NODE_OPTIONS (tap's coverage and loader
+ * hooks live in files that user may not be allowed to read).
+ */
+function serveEnv(otherUser: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...PORT_ENV };
+  if (otherUser) delete env.NODE_OPTIONS;
+  return env;
+}
+
 /** Starts serve; resolves once it listens (not necessarily ready). Rejects with its stderr if it exits first. */
 export function startServe(config: string, opts: { uid?: number; gid?: number } = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, ['bin/authz-sidecar.js', 'serve', '--config', config], {
-    env: { ...process.env, ...PORT_ENV }, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+    env: serveEnv(opts.uid !== undefined), stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
   });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
