@@ -48,6 +48,8 @@ class ParseWorker {
     if (this.current !== undefined) return;
     const next = this.queue.shift();
     if (next === undefined) {
+      // Idle, the worker never keeps the process alive; a job in flight does (someone awaits its answer).
+      this.worker?.unref();
       this.idle = setTimeout(() => this.stop(), IDLE_MS);
       this.idle.unref();
       return;
@@ -55,6 +57,7 @@ class ParseWorker {
     if (this.idle) clearTimeout(this.idle);
     this.current = next;
     const worker = this.worker ?? this.start();
+    worker.ref();
     this.timer = setTimeout(() => {
       this.finish(next.id, new BundleLimitError('parse_timeout', `parsing the bundle took longer than parse_timeout_ms (${next.timeoutMs} ms)`));
       this.stop();
@@ -67,8 +70,6 @@ class ParseWorker {
     const worker = new Worker(new URL('./parse-worker.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb, maxYoungGenerationSizeMb: Math.min(32, this.memoryMb) },
     });
-    // Never what keeps the process alive: whoever waits for a bundle holds a server or a timer of its own.
-    worker.unref();
     worker.on('message', (reply: Reply) => {
       if ('ok' in reply) this.finish(reply.id, reply.ok);
       else this.finish(reply.id, reply.error.limit === undefined ? new Error(reply.error.message) : new BundleLimitError(reply.error.limit, reply.error.message));
