@@ -138,8 +138,13 @@ export async function missingEverywhere(t: Test, dir: string, broker: TestKafkaB
   const notInTrail = [...load.received].filter((id) => !inTrail.has(id));
   t.same(notInTrail, [], `all ${load.received.size} answered decisions are in the trail`);
   const inKafka = (): Set<string> => new Set(broker.recordsFor('authz-audit').map((r) => r.headers.ce_id as string));
-  await until(() => [...load.received].every((id) => inKafka().has(id)), 'every answered decision in Kafka', 60_000).catch(() => undefined);
-  const notInKafka = [...load.received].filter((id) => !inKafka().has(id));
+  // One set per poll (not one per id: that was quadratic, and starved the shipper it waits for).
+  await until(() => {
+    const have = inKafka();
+    return [...load.received].every((id) => have.has(id));
+  }, 'every answered decision in Kafka', 60_000).catch(() => undefined);
+  const kafka = inKafka();
+  const notInKafka = [...load.received].filter((id) => !kafka.has(id));
   t.same(notInKafka, [], `all ${load.received.size} answered decisions are in Kafka`);
 }
 
