@@ -1,7 +1,7 @@
 // SIGKILL of `serve` while it ships to PostgreSQL, then a restart: every
 // answered decision ends up in the table, none twice. Needs `npm run build`.
 import t from 'tap';
-import { Load as DecisionLoad } from '../support/serve-crash-harness.js';
+import { killRounds, Load as DecisionLoad } from '../support/serve-crash-harness.js';
 import { notInTable, postgresSkip, rows, serveSetup, startWall, until } from '../support/postgres-wall.js';
 
 const skip = postgresSkip(t);
@@ -11,17 +11,7 @@ t.test('SIGKILL mid-shipping, restart: every answered decision ends up in the ta
   const { token, start } = await serveSetup(t, server);
   const load = new DecisionLoad(token, 16, 0);
   load.start();
-  for (let round = 0; round < 2; round++) {
-    const s = await start(load);
-    const before = load.received.size;
-    await until(() => load.received.size > before + 300, `round ${round}: decisions answered`);
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
-    t.equal(await s.kill('SIGKILL'), null, `round ${round}: killed`);
-    load.target(undefined);
-  }
-  const last = await start(load);
-  const before = load.received.size;
-  await until(() => load.received.size > before + 100, 'the last run answers');
+  const last = await killRounds(t, load, start, 2, 300);
   await load.stop();
   await until(async () => (await notInTable(server, load)).length === 0, 'every answered decision in the table', 60_000).catch(() => undefined);
   t.same(await notInTable(server, load), [], `all ${load.received.size} answered decisions are in the table`);

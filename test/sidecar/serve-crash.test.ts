@@ -7,23 +7,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { verifyAuditDir } from '../../src/audit/index.js';
-import { Load, missingEverywhere, setup, trailIds, until } from '../support/serve-crash-harness.js';
+import { killRounds, Load, missingEverywhere, setup, trailIds } from '../support/serve-crash-harness.js';
 
 t.test('SIGKILL under load at random points, several rounds: no answered decision missing from the trail or Kafka', async (t) => {
   const { dir, token, broker, start } = await setup(t);
   const load = new Load(token, 16, 0);
   load.start();
-  for (let round = 0; round < 3; round++) {
-    const s = await start(load);
-    const before = load.received.size;
-    await until(() => load.received.size > before + 150, `round ${round}: decisions answered`);
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
-    t.equal(await s.kill('SIGKILL'), null, `round ${round}: killed`);
-    load.target(undefined);
-  }
-  const last = await start(load);
-  const before = load.received.size;
-  await until(() => load.received.size > before + 100, 'the last run answers');
+  const last = await killRounds(t, load, start, 3, 150);
   await load.stop();
   t.comment(`${load.received.size} decisions answered over 4 lifetimes`);
   await missingEverywhere(t, dir, broker, load);

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import pg from 'pg';
-import type { Load as DecisionLoad } from './serve-crash-harness.js';
+import { restartableServe, until, type Load as DecisionLoad } from './serve-crash-harness.js';
+
+export { until };
 import { createTestIssuer, writeJwksFile } from './jwt.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from './postgres-server.js';
-import { startServe, untilReady, type ServeProcess } from './serve-process.js';
 import { AUDIENCE, ISSUER } from './sidecar.js';
 
 const WALL_SQL = readFileSync(fileURLToPath(new URL('../../config/postgres/audit.sql', import.meta.url)), 'utf8');
@@ -37,14 +38,6 @@ export async function rows(server: PostgresServer, sql = 'SELECT decision_id, co
     return (await c.query(sql)).rows as Array<Record<string, unknown>>;
   } finally {
     await c.end();
-  }
-}
-
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -83,17 +76,7 @@ audit:
   batch: { max_events: 50, max_wait_ms: 5 }
   drain_timeout_ms: 2000
 `);
-  let current: ServeProcess | undefined;
-  t.teardown(async () => {
-    await current?.kill('SIGKILL');
-  });
-  const start = async (load: DecisionLoad): Promise<ServeProcess> => {
-    current = await startServe(config);
-    await untilReady(current.ports.admin);
-    load.target(current.ports.http);
-    return current;
-  };
-  return { dir, token, start };
+  return { dir, token, start: restartableServe(t, config) };
 }
 
 

@@ -120,17 +120,40 @@ export async function setup(t: Test) {
   const broker = await new TestKafkaBroker({ partitions: 3 }).start();
   t.teardown(() => broker.stop());
   const config = writeConfig(dir, broker.address);
+  return { dir, token, broker, config, start: restartableServe(t, config) };
+}
+
+/** Starts `serve` on `config` (again after a kill), points `load` at it once ready; the last one is killed at teardown. */
+export function restartableServe(t: Test, config: string): (load: Load) => Promise<ServeProcess> {
   let current: ServeProcess | undefined;
   t.teardown(async () => {
     await current?.kill('SIGKILL');
   });
-  const start = async (load: Load): Promise<ServeProcess> => {
+  return async (load) => {
     current = await startServe(config);
     await untilReady(current.ports.admin);
     load.target(current.ports.http);
     return current;
   };
-  return { dir, token, broker, config, start };
+}
+
+/**
+ * `rounds` lifetimes of serve under `load`, each SIGKILLed at a random point after
+ * `answered` more decisions, then one more that answers 100 and is returned running.
+ */
+export async function killRounds(t: Test, load: Load, start: (load: Load) => Promise<ServeProcess>, rounds: number, answered: number): Promise<ServeProcess> {
+  for (let round = 0; round < rounds; round++) {
+    const s = await start(load);
+    const before = load.received.size;
+    await until(() => load.received.size > before + answered, `round ${round}: decisions answered`);
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+    t.equal(await s.kill('SIGKILL'), null, `round ${round}: killed`);
+    load.target(undefined);
+  }
+  const last = await start(load);
+  const before = load.received.size;
+  await until(() => load.received.size > before + 100, 'the last run answers');
+  return last;
 }
 
 export async function missingEverywhere(t: Test, dir: string, broker: TestKafkaBroker, load: Load): Promise<void> {
