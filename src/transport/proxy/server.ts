@@ -15,15 +15,15 @@ import type { AuthzRequest, Decision } from '../../decision/types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
-import { authzRequestFromHttp, NODE_MAX_HEADERS_COUNT } from '../../request/from-http-request.js';
+import { authzRequestFromHttp, NODE_MAX_HEADERS_COUNT, type HttpRequestOptions } from '../../request/from-http-request.js';
 import { denyBody } from '../decision-response.js';
 import { headerValues } from '../header-value.js';
 import { createInternalErrors } from '../internal-errors.js';
 import { listen } from '../listen.js';
-import { trustedProxies, upstreamRequestHeaders, type OutgoingHeaders } from './forwarded-headers.js';
+import { trustedProxies, upstreamRequestHeaders } from './forwarded-headers.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { joinSockets, writeRawResponse } from './tunnel.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { UpstreamPool, type ForwardRequest } from './upstream-pool.js';
 import { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 
 export interface ProxyServerOptions {
@@ -37,6 +37,9 @@ const ERROR_TEXT: Record<number, string> = {
   408: 'request timeout', 413: 'payload too large', 502: 'bad gateway', 503: 'unavailable', 504: 'gateway timeout',
 };
 
+const TRUST_FORWARDED: HttpRequestOptions = Object.freeze({ trustForwarded: true });
+const DISTRUST_FORWARDED: HttpRequestOptions = Object.freeze({ trustForwarded: false });
+
 export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port: number; close(): Promise<void> }> {
   const cfg = opts.config;
   const metrics = createProxyMetrics(opts.metrics, new URL(cfg.upstream).host);
@@ -45,74 +48,100 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
   const log = opts.log;
   const internal = createInternalErrors(log, opts.metrics);
 
-  /**
-   * Decides, then hands the decision to `then`; a decision that throws or
-   * rejects, or a `then` that throws, is a 503 internal_error.
-   */
-  const decideThen = (req: IncomingMessage, onError: () => void, then: (d: Decision, a: AuthzRequest) => void) => {
-    let authz: AuthzRequest;
-    let decision: Decision | Promise<Decision>;
-    const fail = (err: unknown): void => {
-      internal.record('proxy', err);
-      try {
-        onError();
-      } catch {
-        req.socket.destroy();
-      }
-    };
-    const answer = (d: Decision): void => {
-      try {
-        then(d, authz);
-      } catch (err) {
-        fail(err);
-      }
-    };
+  /** The AuthzRequest for `req`: forwarding headers from the peer are believed only from a trusted proxy. */
+  const authzRequest = (req: IncomingMessage, trusted: boolean): AuthzRequest =>
+    authzRequestFromHttp(req, trusted ? TRUST_FORWARDED : DISTRUST_FORWARDED);
+
+  /** A decision that threw or rejected, or an answer that threw: that request's 503 internal_error. */
+  const failed = (req: IncomingMessage, err: unknown, answer: () => void): void => {
+    internal.record('proxy', err);
     try {
-      authz = authzRequestFromHttp(req, { trustForwarded: isTrusted(req.socket.remoteAddress) });
-      decision = opts.decide(authz);
-    } catch (err) {
-      fail(err);
-      return;
+      answer();
+    } catch {
+      req.socket.destroy();
     }
-    if (decision instanceof Promise) decision.then(answer, fail);
-    else answer(decision);
   };
 
-  const forwardRequest = (req: IncomingMessage, decision: Decision, authz: AuthzRequest, keepUpgrade = false) => ({
+  const forwardRequest = (req: IncomingMessage, decision: Decision, authz: AuthzRequest, trusted: boolean): ForwardRequest => ({
     req,
     path: upstreamPath(authz, req.url ?? '/'),
-    headers: upstreamRequestHeaders(req, {
-      trusted: isTrusted(req.socket.remoteAddress), via: cfg.via, decisionHeaders: decision.upstreamHeaders, keepUpgrade,
-    }),
+    headers: upstreamRequestHeaders(authz, req, { trusted, via: cfg.via, decisionHeaders: decision.upstreamHeaders }),
     responseHeaders: headerValues(decision.responseHeaders),
   });
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
-    decideThen(req, () => answerJson(res, 503, {}, internalError()), (decision, authz) => {
+  const answerRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, trusted: boolean,
+    authz: AuthzRequest, decision: Decision): void => {
+    try {
       if (!decision.allowed) {
         answerJson(res, decision.status, decision.responseHeaders, denyBody(decision));
         return;
       }
       // The body is asked for only once the request is allowed: a denied upload is never sent.
       if (expectsContinue) res.writeContinue();
-      pool.web(forwardRequest(req, decision, authz), res, (failure, detail) => {
+      pool.web(forwardRequest(req, decision, authz, trusted), res, (failure, detail) => {
         log.warn({ outcome: failure.outcome, detail }, 'upstream request failed');
         answerJson(res, failure.status, decision.responseHeaders, failureBody(failure, decision), true);
       });
-    });
+    } catch (err) {
+      failed(req, err, () => answerJson(res, 503, {}, internalError()));
+    }
+  };
+
+  // No closure per request on the usual path: the decision is synchronous
+  // (cached identity, in-process stages) and answered in the same call.
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const trusted = isTrusted(req.socket.remoteAddress);
+    let authz: AuthzRequest;
+    let decision: Decision | Promise<Decision>;
+    try {
+      authz = authzRequest(req, trusted);
+      decision = opts.decide(authz);
+    } catch (err) {
+      failed(req, err, () => answerJson(res, 503, {}, internalError()));
+      return;
+    }
+    if (!(decision instanceof Promise)) {
+      answerRequest(req, res, expectsContinue, trusted, authz, decision);
+      return;
+    }
+    decision.then(
+      (d) => answerRequest(req, res, expectsContinue, trusted, authz, d),
+      (err: unknown) => failed(req, err, () => answerJson(res, 503, {}, internalError())),
+    );
+  };
+
+  /** Decides an upgrade, then hands the decision to `then`; a throw or rejection anywhere is a 503 internal_error. */
+  const decideUpgrade = (req: IncomingMessage, socket: Duplex, then: (d: Decision, a: AuthzRequest, trusted: boolean) => void) => {
+    const internalAnswer = () => writeRawResponse(socket, 503, {}, internalError());
+    const trusted = isTrusted(req.socket.remoteAddress);
+    const answer = (authz: AuthzRequest, d: Decision): void => {
+      try {
+        then(d, authz, trusted);
+      } catch (err) {
+        failed(req, err, internalAnswer);
+      }
+    };
+    try {
+      const authz = authzRequest(req, trusted);
+      const decision = opts.decide(authz);
+      if (decision instanceof Promise) decision.then((d) => answer(authz, d), (err: unknown) => failed(req, err, internalAnswer));
+      else answer(authz, decision);
+    } catch (err) {
+      failed(req, err, internalAnswer);
+    }
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    decideThen(req, () => writeRawResponse(socket, 503, {}, internalError()), (decision, authz) => {
+    decideUpgrade(req, socket, (decision, authz, trusted) => {
       if (!decision.allowed) {
-        writeRawResponse(socket, decision.status, headerValues(decision.responseHeaders) as OutgoingHeaders, denyBody(decision));
+        writeRawResponse(socket, decision.status, headerValues(decision.responseHeaders), denyBody(decision));
         return;
       }
       const abort = new AbortController();
       socket.once('close', () => abort.abort());
       const protocol = String(req.headers.upgrade ?? 'websocket');
-      pool.upgrade(forwardRequest(req, decision, authz), protocol, abort.signal).then(
+      pool.upgrade(forwardRequest(req, decision, authz, trusted), protocol, abort.signal).then(
         ({ headers, socket: upstream }) => {
           metrics.count('upgraded');
           joinSockets(socket, head, upstream, { ...headers, ...headerValues(decision.responseHeaders) });
@@ -122,7 +151,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
           metrics.count(failure.outcome);
           if (socket.destroyed) return;
           log.warn({ outcome: failure.outcome, detail: err.message }, 'upstream upgrade failed');
-          writeRawResponse(socket, failure.status, headerValues(decision.responseHeaders) as OutgoingHeaders, failureBody(failure, decision));
+          writeRawResponse(socket, failure.status, headerValues(decision.responseHeaders), failureBody(failure, decision));
         },
       );
     });

@@ -3,7 +3,9 @@
 // is a plain HTTP answer written on the client's socket, which is then closed.
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import type { OutgoingHeaders } from './forwarded-headers.js';
+
+/** Header values as node:http and undici give them: repeated headers as arrays. */
+type OutgoingHeaders = Readonly<Record<string, string | readonly string[]>>;
 
 /** A complete HTTP/1.1 response on a raw socket (no node:http response object exists for an upgrade). */
 export function writeRawResponse(socket: Duplex, status: number, headers: OutgoingHeaders, body: string): void {
@@ -31,7 +33,7 @@ export function joinSockets(client: Duplex, head: Buffer, upstream: Duplex, head
 
 function appendHeaderLines(lines: string[], headers: OutgoingHeaders): void {
   for (const [name, value] of Object.entries(headers)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
+    for (const v of typeof value === 'string' ? [value] : value) {
       // A raw write has no node:http validation: a CR or LF here would split the response.
       if (/[\r\n]/.test(name) || /[\r\n]/.test(v)) continue;
       lines.push(`${name}: ${v}`);

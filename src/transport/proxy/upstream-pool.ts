@@ -8,20 +8,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProxyConfig } from '../../config/schema.js';
-import { clientResponseHeaders, type OutgoingHeaders } from './forwarded-headers.js';
+import type { HeaderLines } from './forwarded-headers.js';
+import { ForwardHandler, type FailureAnswer } from './forward-handler.js';
 import { RequestBodyGuard, RequestBodyLimit } from './request-body-guard.js';
-import { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
+
+export type { FailureAnswer } from './forward-handler.js';
 
 export interface ForwardRequest {
   readonly req: IncomingMessage;
   readonly path: string;
-  readonly headers: OutgoingHeaders;
-  /** Headers for the client from the decision (budget, decision id), added to the upstream's. */
+  readonly headers: HeaderLines;
+  /** Headers for the client from the decision (budget, decision id), in place of the upstream's under those names. */
   readonly responseHeaders: Readonly<Record<string, string>>;
 }
-
-export type FailureAnswer = (failure: UpstreamFailure, detail: string) => void;
 
 export class UpstreamPool {
   private readonly pool: Pool;
@@ -41,61 +41,32 @@ export class UpstreamPool {
   /** Streams one request to the upstream and its response to `res`. Never throws. */
   web(f: ForwardRequest, res: ServerResponse, fail: FailureAnswer): void {
     const { req } = f;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.cfg.max_body_bytes) {
-      this.metrics.count('body_too_large');
-      fail({ outcome: 'body_too_large', status: 413 }, `request body of ${declared} bytes is over ${this.cfg.max_body_bytes}`);
-      return;
-    }
-    const abort = new AbortController();
-    let clientGone = false;
-    let bodyError: RequestBodyLimit | undefined;
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      clientGone = true;
-      abort.abort();
-    });
+    const handler = new ForwardHandler(req, res, f.responseHeaders, this.cfg.via, this.metrics, fail);
     let body: RequestBodyGuard | null = null;
     if (hasBody(req)) {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > this.cfg.max_body_bytes) {
+        handler.bodyError = new RequestBodyLimit('body_too_large', `request body of ${declared} bytes is over ${this.cfg.max_body_bytes}`);
+        handler.onError(handler.bodyError);
+        return;
+      }
       body = new RequestBodyGuard(this.cfg.max_body_bytes, this.cfg.upload_idle_timeout_ms);
       body.once('error', (err) => {
-        if (err instanceof RequestBodyLimit) bodyError = err;
-        abort.abort(err);
+        if (err instanceof RequestBodyLimit) handler.bodyError = err;
+        handler.abort(err);
       });
       req.once('aborted', () => body?.destroy());
       req.pipe(body);
     }
-    const started = performance.now();
-    this.pool.stream(
-      { path: f.path, method: req.method as 'GET', headers: f.headers, body, signal: abort.signal },
-      ({ statusCode, headers }) => {
-        this.metrics.observeResponse((performance.now() - started) / 1000);
-        const out = clientResponseHeaders(headers, this.cfg.via);
-        for (const [name, value] of Object.entries(f.responseHeaders)) out[name] = value;
-        res.writeHead(statusCode, out);
-        return res;
-      },
-      (err) => {
-        if (err === null) {
-          this.metrics.count('ok');
-          return;
-        }
-        const failure = classifyUpstreamError(bodyError ?? err, clientGone);
-        this.metrics.count(failure.outcome);
-        if (clientGone) return;
-        if (res.headersSent) res.destroy();
-        else fail(failure, (bodyError ?? err).message);
-        // The rest of a refused upload is not read: close the connection instead.
-        if (bodyError !== undefined) req.unpipe();
-      },
-    );
+    // A GET without a body (nearly every request) sets up no stream, timer or listener for one.
+    this.pool.dispatch({ path: f.path, method: req.method!, headers: f.headers, body }, handler);
   }
 
   /** Opens an upgraded (WebSocket) connection to the upstream. */
-  upgrade(f: ForwardRequest, protocol: string, signal: AbortSignal): Promise<{ headers: OutgoingHeaders; socket: Duplex }> {
+  upgrade(f: ForwardRequest, protocol: string, signal: AbortSignal): Promise<{ headers: Record<string, string | string[]>; socket: Duplex }> {
     return this.pool
       .upgrade({ path: f.path, method: f.req.method as 'GET', headers: f.headers, protocol, signal })
-      .then(({ headers, socket }) => ({ headers: headers as OutgoingHeaders, socket }));
+      .then(({ headers, socket }) => ({ headers: headers as Record<string, string | string[]>, socket }));
   }
 
   close(): Promise<void> {
