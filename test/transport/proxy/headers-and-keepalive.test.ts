@@ -103,6 +103,31 @@ t.test('the upstream receives the path the decision judged', async (t) => {
   t.equal(await res.body.text(), 'upstream saw GET /api/v1/tenants/acme/projects/web?q=1');
 });
 
+t.test('an allowed request with Expect: 100-continue gets 100 Continue, and its body reaches the upstream', async (t) => {
+  const up = await startUpstream(t);
+  up.handle('/up/continue', (req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => res.end(`got ${body}`));
+  });
+  const s = await startProxySidecar(t, up);
+  const answer = await new Promise<{ status: number; text: string; continued: boolean }>((resolve, reject) => {
+    let continued = false;
+    const req = httpRequest(s.url('proxy', '/up/continue'), { method: 'PUT', headers: { expect: '100-continue', 'content-length': 5 } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text, continued }));
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end('hello');
+    });
+    req.on('error', reject);
+  });
+  t.ok(answer.continued, 'the proxy asked for the body');
+  t.equal(answer.status, 200);
+  t.equal(answer.text, 'got hello');
+  t.equal(up.seen.at(-1)!.headers.expect, undefined, 'the upstream is not asked again: the body simply follows');
+});
+
 t.test('a denied request with Expect: 100-continue never sends its body', async (t) => {
   const up = await startUpstream(t);
   const s = await startProxySidecar(t, up);
