@@ -114,10 +114,11 @@ interface LatencySeries {
 }
 
 /**
- * A histogram with one label, `transport`, that registers itself on a
- * prom-client Registry and renders exactly like a prom-client Histogram
- * (`_bucket{le=…}` cumulative, `+Inf`, `_sum`, `_count`). observe() is a
- * bucket search over a typed array and two additions.
+ * A histogram with one label (`transport` unless told otherwise) that
+ * registers itself on a prom-client Registry and renders exactly like a
+ * prom-client Histogram (`_bucket{le=…}` cumulative, `+Inf`, `_sum`,
+ * `_count`). observe() is a bucket search over a typed array and two
+ * additions. Also used by the inline proxy (label `upstream`).
  */
 export class DecisionLatencyHistogram {
   readonly type = 'histogram';
@@ -130,16 +131,17 @@ export class DecisionLatencyHistogram {
     readonly help: string,
     bounds: readonly number[],
     registry: Registry,
+    private readonly labelName = 'transport',
   ) {
     this.bounds = Float64Array.from(bounds);
     registry.registerMetric(this as unknown as Metric);
   }
 
-  observe(transport: string, seconds: number): void {
-    let s = this.series.get(transport);
+  observe(labelValue: string, seconds: number): void {
+    let s = this.series.get(labelValue);
     if (s === undefined) {
       s = { buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 };
-      this.series.set(transport, s);
+      this.series.set(labelValue, s);
     }
     const bounds = this.bounds;
     let i = 0;
@@ -153,15 +155,16 @@ export class DecisionLatencyHistogram {
   get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: HistogramValue[] }> {
     const values: HistogramValue[] = [];
     const bucketName = `${this.name}_bucket`;
-    for (const [transport, s] of this.series) {
+    for (const [labelValue, s] of this.series) {
+      const label = { [this.labelName]: labelValue };
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += s.buckets[i]!;
-        values.push({ labels: { le: this.bounds[i]!, transport }, value: cumulative, metricName: bucketName });
+        values.push({ labels: { le: this.bounds[i]!, ...label }, value: cumulative, metricName: bucketName });
       }
-      values.push({ labels: { le: '+Inf', transport }, value: s.count, metricName: bucketName });
-      values.push({ labels: { transport }, value: s.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: { transport }, value: s.count, metricName: `${this.name}_count` });
+      values.push({ labels: { le: '+Inf', ...label }, value: s.count, metricName: bucketName });
+      values.push({ labels: label, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: label, value: s.count, metricName: `${this.name}_count` });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }

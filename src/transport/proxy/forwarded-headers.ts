@@ -12,10 +12,13 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { util } from 'undici';
 import type { AuthzRequest } from '../../decision/types.js';
 import { isOwnedHeader } from '../../decision/owned-headers.js';
 import { headerValue } from '../header-value.js';
 import { connectionListed, HOP_BY_HOP } from './hop-headers.js';
+
+const headerName = util.headerNameToString;
 
 /** Headers as a flat list: name, value, name, value… (names lower-case). */
 export type HeaderLines = string[];
@@ -92,7 +95,10 @@ export function upstreamRequestHeaders(authz: AuthzRequest, req: IncomingMessage
  * The upstream's response headers for the client (undici's raw buffers):
  * hop-by-hop removed, the decision's own response headers (decision id,
  * budget) in place of any the upstream sent under those names, via added
- * when configured.
+ * when configured. Names are read with undici's lookup of known header names
+ * (no string is made for `content-length`, `date`…), and the value of a
+ * header that is dropped is never decoded: turning a Buffer into a string is
+ * a call into C++, which measured as most of this function's cost.
  */
 export function clientResponseHeaders(
   raw: readonly Buffer[],
@@ -103,24 +109,38 @@ export function clientResponseHeaders(
   let connection: string | undefined;
   let upstreamVia: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
+    const name = headerName(raw[i]!);
+    const value = raw[i + 1]!;
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+      // `Connection: keep-alive` (nearly every response) lists nothing beyond the hop-by-hop fields.
+      if (name === 'connection' && !isKeepAlive(value)) {
+        const v = value.toString('latin1');
+        connection = connection === undefined ? v : `${connection}, ${v}`;
+      }
       continue;
     }
     if (Object.hasOwn(decided, name)) continue;
     if (name === 'via') {
-      upstreamVia = upstreamVia === undefined ? value : `${upstreamVia}, ${value}`;
+      const v = value.toString('latin1');
+      upstreamVia = upstreamVia === undefined ? v : `${upstreamVia}, ${v}`;
       if (via !== undefined) continue;
     }
-    out.push(name, value);
+    out.push(name, value.toString('latin1'));
   }
   const listed = connectionListed(connection);
   const lines = listed.size === 0 ? out : out.filter((_, i, all) => !listed.has(all[i - (i % 2)]!));
   if (via !== undefined) lines.push('via', appendList(upstreamVia, `1.1 ${via}`));
   for (const name in decided) lines.push(name, decided[name]!);
   return lines;
+}
+
+const KEEP_ALIVE = Buffer.from('keep-alive');
+
+/** `keep-alive` in any case, read from the bytes. */
+function isKeepAlive(value: Buffer): boolean {
+  if (value.length !== KEEP_ALIVE.length) return false;
+  for (let i = 0; i < KEEP_ALIVE.length; i++) if ((value[i]! | 0x20) !== KEEP_ALIVE[i]) return false;
+  return true;
 }
 
 /** What this hop says about the client's connection, worked out once per connection. */
