@@ -71,6 +71,13 @@ export class JwtVerifier {
           max: opts.cacheSize,
           maxSize: MAX_CACHE_BYTES,
           sizeCalculation: (_value, token) => token.length + 256,
+          // lru-cache's own staleness check (per-entry ttl, set below) caches
+          // "now" for ttlResolution ms with a setTimeout each time it lapses:
+          // at its default of 1 ms that is a timer on nearly every cache hit
+          // under load. Expiry is decided by verify()'s own clock check
+          // (validUntilMs), so the cache's clock only orders eviction and may
+          // be a second coarse.
+          ttlResolution: 1000,
         })
       : undefined;
     keys.onChange(() => {
