@@ -3,7 +3,7 @@
 // The cache is what keeps the hot path cheap: a token seen before is answered
 // synchronously by a map lookup and an expiry check, with no signature check
 // and no promise. Entries live until the token's `exp` (plus the allowed
-// skew), are bounded by `cache_size` (and by total size, since a key is the
+// skew), are bounded by `cache_size` (and by total size, since an entry holds the
 // whole token), and are dropped when the key set changes, so withdrawing a
 // key from the JWKS also withdraws the tokens it signed.
 //
@@ -24,10 +24,25 @@ import { reasonForVerifyError } from './verify-error.js';
 
 /** Larger than any real access token; bounds the work and memory one header can cost. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
-/** Cache entries are keyed by the whole token: bound the bytes, not only the count. */
+/** Each cache entry holds its whole token: bound the bytes, not only the count. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 /** Re-verify at least daily even a token with a far (or infinite) `exp`. */
 const MAX_CACHE_TTL_MS = 24 * 3600 * 1000;
+/**
+ * Cache entries are keyed by the token's last characters (the end of its
+ * signature, random for any signed token) rather than the whole token: a Map
+ * lookup hashes its key character by character on every request (the token
+ * string is new each time), which for an RS256 token of ~800 characters
+ * measured as the largest part of a cache hit. The entry keeps the whole
+ * token and a hit must equal it, so a shared suffix is only a miss (and
+ * only a verified token is ever cached).
+ */
+const CACHE_KEY_CHARS = 32;
+
+function cacheKey(token: string): string {
+  return token.length <= CACHE_KEY_CHARS ? token : token.slice(-CACHE_KEY_CHARS);
+}
+
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface JwtVerifierOptions {
@@ -47,6 +62,8 @@ export interface JwtVerifierDeps {
 }
 
 interface VerifiedToken {
+  /** The whole token: a lookup by its key (cacheKey) is a hit only when this is the token asked about. */
+  readonly token: string;
   readonly result: IdentityResult;
   /** Past this (ms since epoch) the token is expired even with the skew allowance. */
   readonly validUntilMs: number;
@@ -70,7 +87,7 @@ export class JwtVerifier {
       ? new LRUCache<string, VerifiedToken>({
           max: opts.cacheSize,
           maxSize: MAX_CACHE_BYTES,
-          sizeCalculation: (_value, token) => token.length + 256,
+          sizeCalculation: (value) => value.token.length + 256,
           // lru-cache's own staleness check (per-entry ttl, set below) caches
           // "now" for ttlResolution ms with a setTimeout each time it lapses:
           // at its default of 1 ms that is a timer on nearly every cache hit
@@ -90,13 +107,14 @@ export class JwtVerifier {
   verify(token: string): IdentityResult | Promise<IdentityResult> {
     const cache = this.cache;
     if (cache !== undefined) {
-      const hit = cache.get(token);
-      if (hit !== undefined) {
+      const key = cacheKey(token);
+      const hit = cache.get(key);
+      if (hit !== undefined && hit.token === token) {
         if (this.deps.clock() < hit.validUntilMs) {
           this.deps.metrics.tokenCacheHit();
           return hit.result;
         }
-        cache.delete(token);
+        cache.delete(key);
         return invalid(IdentityReason.tokenExpired);
       }
       this.deps.metrics.tokenCacheMiss();
@@ -146,7 +164,7 @@ export class JwtVerifier {
     const result = identified(principal);
     const ttl = Math.min(Math.floor(validUntilMs - now), MAX_CACHE_TTL_MS);
     if (this.cache !== undefined && ttl > 0 && generation === this.keyGeneration) {
-      this.cache.set(token, { result, validUntilMs }, { ttl });
+      this.cache.set(cacheKey(token), { token, result, validUntilMs }, { ttl });
     }
     return result;
   }

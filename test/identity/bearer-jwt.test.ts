@@ -161,6 +161,18 @@ t.test('a verified token is cached: the repeat is synchronous and costs no signa
   t.equal(await counter('authz_token_cache_hits_total'), 2);
 });
 
+t.test('a token that shares a cached token\'s signature but not its payload is verified, and refused', async (t) => {
+  const { service, sign } = await setup(t);
+  const token = await sign();
+  t.match(await service.identify(bearer(token)), { kind: 'principal', principal: { id: 'alice' } });
+  const [header, , signature] = token.split('.');
+  const payload = Buffer.from(JSON.stringify({ ...ALICE, sub: 'mallory', roles: ['admin'], iss: ISSUER, aud: AUDIENCE, exp: nowSeconds() + 600 })).toString('base64url');
+  const forged = service.identify(bearer(`${header}.${payload}.${signature}`));
+  t.ok(forged instanceof Promise, 'not answered from the cache: the cached entry is another token');
+  t.equal(reasonOf(await forged), 'token_bad_signature');
+  t.match(service.identify(bearer(token)), { kind: 'principal', principal: { id: 'alice' } }, 'the real token is still a cache hit');
+});
+
 t.test('a cached token is refused once its exp (plus skew) has passed', async (t) => {
   let now = Date.now();
   const { service, sign } = await setup(t, { clock_skew_s: 5 }, { clock: () => now });
