@@ -12,12 +12,14 @@
 // undici hands to onConnect, and headers stay raw until they are filtered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { Decision } from '../../decision/types.js';
 import { clientResponseHeaders } from './forwarded-headers.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { RequestBodyLimit } from './request-body-guard.js';
 import { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 
-export type FailureAnswer = (failure: UpstreamFailure, detail: string) => void;
+/** Answers the client when forwarding failed before the upstream's status was sent (one function for the server, not one per request). */
+export type FailureAnswer = (res: ServerResponse, failure: UpstreamFailure, detail: string, decision: Decision) => void;
 
 export class ForwardHandler implements Dispatcher.DispatchHandler {
   /** Set once the request has a connection: aborting it destroys that upstream connection. */
@@ -35,9 +37,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly responseHeaders: Readonly<Record<string, string>>,
     private readonly via: string | undefined,
     private readonly metrics: ProxyMetrics,
+    private readonly decision: Decision,
     private readonly fail: FailureAnswer,
   ) {
-    res.once('close', this.onClientClose);
+    // A response emits 'close' once: on() spares once()'s wrapper.
+    res.on('close', this.onClientClose);
   }
 
   /** Aborts the upstream request (when it has started) with `err`. */
@@ -78,7 +82,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.metrics.count(failure.outcome);
     if (this.clientGone) return;
     if (this.res.headersSent) this.res.destroy();
-    else this.fail(failure, cause.message);
+    else this.fail(this.res, failure, cause.message, this.decision);
     // The rest of a refused upload is not read: close the connection instead.
     if (this.bodyError !== undefined) this.req.unpipe();
   }

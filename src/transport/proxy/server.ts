@@ -23,7 +23,7 @@ import { listen } from '../listen.js';
 import { trustedProxies, upstreamRequestHeaders } from './forwarded-headers.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { joinSockets, writeRawResponse } from './tunnel.js';
-import { UpstreamPool, type ForwardRequest } from './upstream-pool.js';
+import { UpstreamPool, type FailureAnswer, type ForwardRequest } from './upstream-pool.js';
 import { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 
 export interface ProxyServerOptions {
@@ -67,7 +67,13 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
     path: upstreamPath(authz, req.url ?? '/'),
     headers: upstreamRequestHeaders(authz, req, { trusted, via: cfg.via, decisionHeaders: decision.upstreamHeaders }),
     responseHeaders: headerValues(decision.responseHeaders),
+    decision,
   });
+
+  const answerFailure: FailureAnswer = (res, failure, detail, decision) => {
+    log.warn({ outcome: failure.outcome, detail }, 'upstream request failed');
+    answerJson(res, failure.status, decision.responseHeaders, failureBody(failure, decision), true);
+  };
 
   const answerRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, trusted: boolean,
     authz: AuthzRequest, decision: Decision): void => {
@@ -78,10 +84,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
       }
       // The body is asked for only once the request is allowed: a denied upload is never sent.
       if (expectsContinue) res.writeContinue();
-      pool.web(forwardRequest(req, decision, authz, trusted), res, (failure, detail) => {
-        log.warn({ outcome: failure.outcome, detail }, 'upstream request failed');
-        answerJson(res, failure.status, decision.responseHeaders, failureBody(failure, decision), true);
-      });
+      pool.web(forwardRequest(req, decision, authz, trusted), res, answerFailure);
     } catch (err) {
       failed(req, err, () => answerJson(res, 503, {}, internalError()));
     }

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProxyConfig } from '../../config/schema.js';
+import type { Decision } from '../../decision/types.js';
 import type { HeaderLines } from './forwarded-headers.js';
 import { ForwardHandler, type FailureAnswer } from './forward-handler.js';
 import { RequestBodyGuard, RequestBodyLimit } from './request-body-guard.js';
@@ -21,6 +22,7 @@ export interface ForwardRequest {
   readonly headers: HeaderLines;
   /** Headers for the client from the decision (budget, decision id), in place of the upstream's under those names. */
   readonly responseHeaders: Readonly<Record<string, string>>;
+  readonly decision: Decision;
 }
 
 export class UpstreamPool {
@@ -41,7 +43,7 @@ export class UpstreamPool {
   /** Streams one request to the upstream and its response to `res`. Never throws. */
   web(f: ForwardRequest, res: ServerResponse, fail: FailureAnswer): void {
     const { req } = f;
-    const handler = new ForwardHandler(req, res, f.responseHeaders, this.cfg.via, this.metrics, fail);
+    const handler = new ForwardHandler(req, res, f.responseHeaders, this.cfg.via, this.metrics, f.decision, fail);
     let body: RequestBodyGuard | null = null;
     if (hasBody(req)) {
       const declared = Number(req.headers['content-length'] ?? 0);
