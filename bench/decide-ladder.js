@@ -28,7 +28,7 @@
 // (scheduling, cache contention, the load generator); without the network,
 // the load generator and HTTP/2 in the figure, a stage's cost stands out.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,8 @@ async function main() {
       await broker?.stop();
     }
   }
+  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl.
+  writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
   for (const l of lines) {
     const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);
