@@ -93,10 +93,11 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
   // No closure per request on the usual path: the decision is synchronous
   // (cached identity, in-process stages) and answered in the same call.
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    const trusted = isTrusted(req.socket.remoteAddress);
+    let trusted: boolean;
     let authz: AuthzRequest;
     let decision: Decision | Promise<Decision>;
     try {
+      trusted = isTrusted(req.socket.remoteAddress);
       authz = authzRequest(req, trusted);
       decision = opts.decide(authz);
     } catch (err) {
@@ -116,7 +117,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
   /** Decides an upgrade, then hands the decision to `then`; a throw or rejection anywhere is a 503 internal_error. */
   const decideUpgrade = (req: IncomingMessage, socket: Duplex, then: (d: Decision, a: AuthzRequest, trusted: boolean) => void) => {
     const internalAnswer = () => writeRawResponse(socket, 503, {}, internalError());
-    const trusted = isTrusted(req.socket.remoteAddress);
+    let trusted = false;
     const answer = (authz: AuthzRequest, d: Decision): void => {
       try {
         then(d, authz, trusted);
@@ -125,6 +126,7 @@ export async function startProxyServer(opts: ProxyServerOptions): Promise<{ port
       }
     };
     try {
+      trusted = isTrusted(req.socket.remoteAddress);
       const authz = authzRequest(req, trusted);
       const decision = opts.decide(authz);
       if (decision instanceof Promise) decision.then((d) => answer(authz, d), (err: unknown) => failed(req, err, internalAnswer));
