@@ -2,10 +2,12 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--rungs budget,audit] [--dist DIR] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
+// --rungs: only these rungs (each `added_*` is then against the rung run before it), to iterate on one stage.
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
-// --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
+// --cpu-prof: each rung's profiles to bench/out/profiles/decide-<rung>/, one file per thread (node's default
+// names: …<pid>.0.001 is the main thread, …<pid>.1.002 the audit shipper thread; node bench/profile-summary.js).
 //
 // For each rung of bench/config/full.yaml (core = [tenant, rbac] after JWT
 // identity, + rebac, + policy, + budget, + audit), a fresh child process
@@ -36,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { setImmediate } from 'node:timers/promises';
 import { mintBenchCredentials } from './lib/credentials.js';
 import { startKafkaBroker } from './lib/kafka-broker.js';
-import { readProcessCpu } from './lib/process-cpu.js';
+import { readProcessCpu, readThreadsCpu } from './lib/process-cpu.js';
 import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig, RUNGS } from './lib/scenarios-full.js';
@@ -76,6 +78,7 @@ async function child({ config, rounds, n, rate, message, distDir }) {
   const batchMs = (1000 * BATCH) / rate;
   const cpu = [];
   const main0 = readProcessCpu(process.pid);
+  const threads0 = readThreadsCpu(process.pid);
   for (let r = 0; r < rounds; r++) {
     const c0 = process.cpuUsage();
     const start = performance.now();
@@ -90,13 +93,19 @@ async function child({ config, rounds, n, rate, message, distDir }) {
     cpu.push((c.user + c.system) / n);
   }
   const main1 = readProcessCpu(process.pid);
+  const threads1 = readThreadsCpu(process.pid);
   await sidecar.close();
   const median = [...cpu].sort((x, y) => x - y)[Math.floor(cpu.length / 2)];
-  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason };
+  // The other threads, busiest first (the audit shipper thread, libuv's pool — zlib, fs —, V8's GC helpers): µs per decision.
+  const others = [...threads1].filter(([tid]) => tid !== process.pid)
+    .map(([tid, us]) => (us - (threads0.get(tid) ?? 0)) / (n * rounds)).sort((a, b) => b - a);
+  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason,
+    other_threads_cpu_us: others.slice(0, 4).map((x) => Number(x.toFixed(1))) };
 }
 
 function runChild(args, cpuProfDir) {
-  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=decide-${args.rung}.cpuprofile`] : [];
+  // No --cpu-prof-name: with one name every thread's profile would overwrite the others'.
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, `decide-${args.rung}`)}`] : [];
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -112,6 +121,7 @@ async function main() {
       rounds: { type: 'string', default: '5' },
       n: { type: 'string', default: '4000' },
       rate: { type: 'string', default: '2000' },
+      rungs: { type: 'string', default: RUNGS.join(',') },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       'cpu-prof': { type: 'boolean', default: false },
       'policy-bundle': { type: 'string' },
@@ -134,7 +144,10 @@ async function main() {
   const rate = Number(values.rate);
   log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s`);
   const lines = [];
-  for (const rung of RUNGS) {
+  const rungs = values.rungs.split(',').map((r) => r.trim());
+  const unknown = rungs.filter((r) => !RUNGS.includes(r));
+  if (unknown.length > 0) throw new Error(`unknown rung ${unknown.join(', ')} (rungs: ${RUNGS.join(', ')})`);
+  for (const rung of rungs) {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
@@ -145,6 +158,7 @@ async function main() {
         rung, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
         added_main_thread_cpu_us: below ? Number((r.main_thread_cpu_us - below.main_thread_cpu_us).toFixed(2)) : null,
         added_cpu_us: below ? Number((r.cpu_us - below.cpu_us).toFixed(2)) : null,
+        other_threads_cpu_us: r.other_threads_cpu_us,
         denied: r.denied, ...(r.denied ? { deny_reason: r.deny_reason } : {}),
         loadavg_1m: Number(os.loadavg()[0].toFixed(2)),
         ...(rung === 'policy' || RUNGS.indexOf(rung) > RUNGS.indexOf('policy') ? { policy_module: standin ? 'test stand-in (not compiled Rego)' : path.basename(bundle) } : {}),
