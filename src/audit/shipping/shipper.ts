@@ -110,6 +110,7 @@ export class Shipper {
       await this.ship();
     } finally {
       if (this.unsaved) this.commit(this.position, true);
+      this.reader.close();
     }
   }
 
@@ -125,7 +126,7 @@ export class Shipper {
         }
         this.position = { file: first, offset: 0, seq: 0 };
       }
-      const batch = this.reader.read(this.position, this.opts.batchMax);
+      const batch = this.reader.read(this.position, this.opts.batchMax, this.drainBy !== undefined);
       if (batch.records.length === 0) {
         if (batch.next !== this.position) this.commit(batch.next); // corrupt lines skipped
         this.oldestPendingAt = null;
@@ -133,7 +134,7 @@ export class Shipper {
         await this.sleep(this.opts.pollMs);
         continue;
       }
-      this.oldestPendingAt = Date.parse(String(batch.records[0]?.event.timestamp));
+      this.oldestPendingAt = Date.parse(batch.records[0]?.head.timestamp ?? '');
       for (;;) {
         if (this.stopped || (this.drainBy !== undefined && Date.now() >= this.drainBy)) return;
         const started = performance.now();
