@@ -2,8 +2,8 @@
 // reads): the events the writer wrote, with the fields a sink routes by read
 // without parsing the event; chained lines that are not JSON, not an event or
 // not chained are quarantined with the reason and never handed to a sink;
-// lines of another shape (whitespace, escapes, a repeated key) are read as
-// JSON reads them; and segments a rotation starts after the reader has
+// lines of another shape (whitespace, escapes, a repeated key, a long line)
+// are read as JSON reads them; and segments a rotation starts after the reader has
 // listed the directory are still read, in order, without a gap.
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,13 +106,15 @@ t.test('lines of another shape are read as JSON reads them', async (t) => {
     good.replace('"decision_id":"x"', '"decision_id":"\\u0041\\"b"'),
     // fields in another order, and nesting deeper than a v1 event's
     '{"decision_id":"reordered","timestamp":"2026-01-01T00:00:00.000Z","deep":{"a":{"b":{"c":[1,{"d":2}]}}}}',
+    // longer than the reader first asks for (no event the writer makes is; an older or hand-made line may be)
+    good.replace('"decision_id":"x"', '"decision_id":"long"').replace('"path":"', `"path":"${'p'.repeat(100_000)}`),
   ];
   appendFileSync(file, lines.map((l, i) => chainLine(l, i + 2, hashLine('x')) + '\n').join(''));
   const corrupt: CorruptRecord[] = [];
   const { records } = readAll(new TrailReader(dir, (c) => corrupt.push(c)), start(dir));
   t.same(corrupt, []);
   t.same(records.map((r) => [r.head.decision_id, r.head.tenant_id]), [
-    ['first', 'acme'], ['x', 'acme'], ['x', 'other'], ['A"b', 'acme'], ['reordered', null],
+    ['first', 'acme'], ['x', 'acme'], ['x', 'other'], ['A"b', 'acme'], ['reordered', null], ['long', 'acme'],
   ]);
   for (const r of records) t.same(r.event, JSON.parse(r.json));
 });

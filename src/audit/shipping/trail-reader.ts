@@ -20,6 +20,9 @@ import type { TrailRecord } from './remote-sink.js';
 /** Past this, a "line" is corrupt: real events are bounded far below it. */
 const MAX_LINE_BYTES = 4 * MAX_EVENT_BYTES;
 const CHUNK = 1024 * 1024;
+/** A read asks for this much per event still wanted (events are ~1 KiB), at least READ_MIN. */
+const READ_PER_EVENT = 2048;
+const READ_MIN = 64 * 1024;
 /** How often the end of the newest known segment sends the reader to look for a newer one. */
 const LIST_MS = 200;
 
@@ -109,9 +112,14 @@ export class TrailReader {
         size = fstatSync(fd).size; // lines appended before the rotation
       }
       const isLast = i === segments.length - 1;
+      let whole = false;
       while (records.length < max && pos.offset < size) {
         const base = pos.offset;
-        const n = readSync(fd, this.buf, 0, Math.min(CHUNK, size - base), base);
+        // About what the batch needs (a backlog is not read a megabyte at a time for 80 events);
+        // all there is, up to CHUNK, when that held no complete line.
+        const available = Math.min(CHUNK, size - base);
+        const wanted = whole ? available : Math.min(available, Math.max(READ_MIN, (max - records.length) * READ_PER_EVENT));
+        const n = readSync(fd, this.buf, 0, wanted, base);
         const chunk = this.buf.subarray(0, n);
         let start = 0;
         let progressed = false;
@@ -127,6 +135,11 @@ export class TrailReader {
           start = nl + 1;
           progressed = true;
         }
+        if (!progressed && !whole && wanted < available) {
+          whole = true; // a line longer than what was asked for: read again, all of it
+          continue;
+        }
+        whole = false;
         if (!progressed) {
           const pending = size - pos.offset;
           // A partial line: still being appended (the last segment), or garbage.
