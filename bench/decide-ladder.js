@@ -2,8 +2,9 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
+// --rungs: only these rungs (the first one's added_* is then against nothing).
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
 // --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
 //
@@ -114,6 +115,7 @@ async function main() {
       rate: { type: 'string', default: '2000' },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       'cpu-prof': { type: 'boolean', default: false },
+      rungs: { type: 'string', default: RUNGS.join(',') },
       'policy-bundle': { type: 'string' },
       'policy-entrypoint': { type: 'string' },
     },
@@ -134,7 +136,9 @@ async function main() {
   const rate = Number(values.rate);
   log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s`);
   const lines = [];
-  for (const rung of RUNGS) {
+  const rungs = values.rungs.split(',');
+  for (const r of rungs) if (!RUNGS.includes(r)) throw new Error(`--rungs: ${r} is not one of ${RUNGS.join(', ')}`);
+  for (const rung of rungs) {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });

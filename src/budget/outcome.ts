@@ -76,8 +76,8 @@ export function respond(
   }
   ctx.annotations.budget = annotation;
   core.metrics.countCharged(plan.label, outcome.path);
-  // The client sees what is left too (and the warning), not only the upstream.
-  return { kind: 'allow', headers, responseHeaders: headers };
+  // The client sees what is left too (and the warning) only when asked: budget.client_headers.
+  return core.config.client_headers ? { kind: 'allow', headers, responseHeaders: headers } : { kind: 'allow', headers };
 }
 
 function refuse(
