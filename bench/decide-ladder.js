@@ -2,9 +2,15 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc] [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
 // --rungs: only these rungs (the first one's added_* is then against nothing).
+//
+// --alloc: also the bytes each decision allocates on the decision thread
+// (V8's sampling heap profiler, counting objects already collected too) and
+// the functions that allocate most: garbage is what the young-generation GC
+// pauses for, and unlike CPU time it does not move with the machine's load.
+// The sampler costs CPU itself: compare CPU figures only between runs without it.
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
 // --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
 //
@@ -29,7 +35,7 @@
 // (scheduling, cache contention, the load generator); without the network,
 // the load generator and HTTP/2 in the figure, a stage's cost stands out.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +58,29 @@ const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42'
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
-async function child({ config, rounds, n, rate, message, distDir }) {
+/** Starts V8's sampling heap profiler on this thread; stop() → { bytes, top: [[site, bytes], ...] }. */
+async function sampleAllocations() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    session.disconnect();
+    const bySite = new Map();
+    const walk = (node) => {
+      const f = node.callFrame;
+      const site = `${f.functionName || '(anonymous)'} ${f.url.replace(`file://${REPO}/`, '')}:${f.lineNumber + 1}`;
+      bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+      for (const c of node.children) walk(c);
+    };
+    walk(profile.head);
+    const bytes = [...bySite.values()].reduce((a, b) => a + b, 0);
+    return { bytes, top: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10) };
+  };
+}
+
+async function child({ config, rounds, n, rate, message, distDir, alloc }) {
   const dist = (p) => import(path.join(distDir, p));
   const { loadConfigFile } = await dist('config/load.js');
   const { Sidecar } = await dist('sidecar.js');
@@ -76,6 +104,7 @@ async function child({ config, rounds, n, rate, message, distDir }) {
   for (let i = 0; i < 2000; i++) await one(); // warm-up: JIT, caches
   const batchMs = (1000 * BATCH) / rate;
   const cpu = [];
+  const stopSampling = alloc ? await sampleAllocations() : undefined;
   const main0 = readProcessCpu(process.pid);
   for (let r = 0; r < rounds; r++) {
     const c0 = process.cpuUsage();
@@ -91,9 +120,14 @@ async function child({ config, rounds, n, rate, message, distDir }) {
     cpu.push((c.user + c.system) / n);
   }
   const main1 = readProcessCpu(process.pid);
+  const sampled = await stopSampling?.();
   await sidecar.close();
   const median = [...cpu].sort((x, y) => x - y)[Math.floor(cpu.length / 2)];
-  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason };
+  const allocFields = sampled === undefined ? {} : {
+    alloc_bytes: Math.round(sampled.bytes / (n * rounds)),
+    alloc_top: sampled.top.map(([site, bytes]) => [site, Math.round(bytes / (n * rounds))]),
+  };
+  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason, ...allocFields };
 }
 
 function runChild(args, cpuProfDir) {
@@ -116,6 +150,7 @@ async function main() {
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       'cpu-prof': { type: 'boolean', default: false },
       rungs: { type: 'string', default: RUNGS.join(',') },
+      alloc: { type: 'boolean', default: false },
       'policy-bundle': { type: 'string' },
       'policy-entrypoint': { type: 'string' },
     },
@@ -142,7 +177,7 @@ async function main() {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
-      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist) },
+      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist), alloc: values.alloc },
         values['cpu-prof'] ? path.join(OUT_DIR, 'profiles') : undefined);
       const below = lines.at(-1);
       const line = {
@@ -150,6 +185,9 @@ async function main() {
         added_main_thread_cpu_us: below ? Number((r.main_thread_cpu_us - below.main_thread_cpu_us).toFixed(2)) : null,
         added_cpu_us: below ? Number((r.cpu_us - below.cpu_us).toFixed(2)) : null,
         denied: r.denied, ...(r.denied ? { deny_reason: r.deny_reason } : {}),
+        ...(r.alloc_bytes === undefined ? {} : {
+          alloc_bytes: r.alloc_bytes, added_alloc_bytes: below?.alloc_bytes === undefined ? null : r.alloc_bytes - below.alloc_bytes, alloc_top: r.alloc_top,
+        }),
         loadavg_1m: Number(os.loadavg()[0].toFixed(2)),
         ...(rung === 'policy' || RUNGS.indexOf(rung) > RUNGS.indexOf('policy') ? { policy_module: standin ? 'test stand-in (not compiled Rego)' : path.basename(bundle) } : {}),
       };
@@ -160,10 +198,18 @@ async function main() {
       await broker?.stop();
     }
   }
+  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl.
+  writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
   for (const l of lines) {
     const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);
     log(`${l.rung.padEnd(8)}  ${`${l.main_thread_cpu_us}${plus(l.added_main_thread_cpu_us)}`.padEnd(40)}  ${l.cpu_us}${plus(l.added_cpu_us)}`);
+  }
+  if (values.alloc) {
+    for (const l of lines) {
+      log(`\n${l.rung}: ${l.alloc_bytes} bytes allocated per decision on the decision thread${l.added_alloc_bytes === null ? '' : ` (${l.added_alloc_bytes >= 0 ? '+' : ''}${l.added_alloc_bytes})`}`);
+      for (const [site, bytes] of l.alloc_top) log(`  ${String(bytes).padStart(6)} B  ${site}`);
+    }
   }
 }
 

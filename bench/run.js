@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
 import { probeGrpc, probeHttp, runH2load, runWrk } from './lib/drivers.js';
 import { startNoopServer } from './lib/noop-servers.js';
+import { eventLoopFields, fetchMetrics } from './lib/metrics-text.js';
 import { Report } from './lib/report.js';
 import { AUDIT_SCENARIOS, AUDIT_TARGETS } from './lib/scenarios-audit.js';
 import { BUDGET_SCENARIOS, BUDGET_TARGETS } from './lib/scenarios-budget.js';
@@ -259,7 +260,12 @@ async function main() {
       // The server's own CPU over the measured phase (sampled when the warm-up should end, and after the load).
       let cpuBefore;
       const warmupOver = new Promise((r) => setTimeout(r, opts.warmupS * 1000)).then(() => (cpuBefore = readProcessCpu(server.pid)));
+      const admin = server.ports.admin;
+      const metricsBefore = admin === undefined ? undefined : await fetchMetrics(admin);
+      const startedAt = performance.now();
       const result = await runScenario(scenario, server, fixtures, opts, baselineLine);
+      // First scrape after the load: it holds the event-loop delay over the scenario (see eventLoopFields).
+      const loop = metricsBefore === undefined ? {} : eventLoopFields(metricsBefore, await fetchMetrics(admin), (performance.now() - startedAt) / 1000);
       await warmupOver;
       const cpu = cpuPerRequest(cpuBefore, readProcessCpu(server.pid), result.requests);
       const extra = {
@@ -268,6 +274,7 @@ async function main() {
         ...(scenario.rate === undefined ? {} : { offered_rps: Math.round(rateOf(scenario, baselineLine)) }),
         loadavg_1m: Number(loadBefore.toFixed(2)),
         ...cpu,
+        ...loop,
       };
       if (before) {
         // gRPC denials are HTTP 200 to h2load; the sidecar's own counter sees

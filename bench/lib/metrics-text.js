@@ -27,8 +27,31 @@ export function sumMetric(text, name, where = {}) {
   return sum;
 }
 
+/** `names` → their sums in one scrape's text. */
+export function countersFrom(text, names) {
+  return Object.fromEntries(Object.entries(names).map(([key, [name, where]]) => [key, sumMetric(text, name, where)]));
+}
+
 /** `names` → their sums, read from one scrape. */
 export async function readCounters(adminPort, names) {
-  const text = await fetchMetrics(adminPort);
-  return Object.fromEntries(Object.entries(names).map(([key, [name, where]]) => [key, sumMetric(text, name, where)]));
+  return countersFrom(await fetchMetrics(adminPort), names);
+}
+
+/**
+ * Where a tail comes from, from two scrapes around a scenario (warm-up
+ * included): the server's event-loop delay (prom-client's
+ * monitorEventLoopDelay histogram, which every scrape reads and resets — so
+ * `after` must be the first scrape once the load stops; its samples are
+ * taken every 10 ms, so a value is that interval plus the delay) and its GC
+ * pauses (nodejs_gc_duration_seconds, cumulative).
+ */
+export function eventLoopFields(before, after, seconds) {
+  const ms = (name) => Number((sumMetric(after, name) * 1000).toFixed(2));
+  const delta = (name) => sumMetric(after, name) - sumMetric(before, name);
+  return {
+    event_loop_delay_p99_ms: ms('nodejs_eventloop_lag_p99_seconds'),
+    event_loop_delay_max_ms: ms('nodejs_eventloop_lag_max_seconds'),
+    gc_ms_per_s: Number(((delta('nodejs_gc_duration_seconds_sum') * 1000) / seconds).toFixed(2)),
+    gc_pauses_per_s: Number((delta('nodejs_gc_duration_seconds_count') / seconds).toFixed(1)),
+  };
 }

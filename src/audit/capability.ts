@@ -81,6 +81,7 @@ export function createAuditCapability(section: unknown, deps: CapabilityDeps, op
         sinks: remote,
         options: shipperOptions(config, trailDir),
         logLevel: (log as unknown as { level?: string }).level ?? 'info',
+        nice: config.shipper_nice,
       }, {
         onProgress: (reports) => {
           let shipped = Infinity;

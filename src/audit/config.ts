@@ -75,6 +75,12 @@ export const auditConfigSchema = z.strictObject({
   }).prefault({}),
   /** Trail unwritable or at max_bytes with nothing shipped to delete: deny (no unaudited access) or drop and count. */
   on_full: z.enum(['deny', 'drop']).default('deny'),
+  /**
+   * The shipper thread's Linux nice value: above 0 the decision thread wins
+   * the core whenever both want it, so a batch being encoded and compressed
+   * never delays an answer; the trail absorbs what is not yet shipped.
+   */
+  shipper_nice: z.number().int().min(0).max(19).default(10),
   /** close()/SIGTERM: how long the shipper keeps delivering before leaving the rest in the trail for the next start. */
   drain_timeout_ms: z.number().int().nonnegative().default(5000),
 });

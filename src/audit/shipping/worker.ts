@@ -4,6 +4,7 @@
 // all run here, never on the thread that answers Envoy.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../observability/logger.js';
+import { lowerThreadPriority } from '../../util/thread-priority.js';
 import type { RemoteSinkConfigs } from '../config.js';
 import { createRemoteSinks } from './remote-sinks.js';
 import { Shipper, type ShipperOptions, type ShipperProgress } from './shipper.js';
@@ -12,6 +13,8 @@ export interface ShipperWorkerData {
   readonly sinks: RemoteSinkConfigs;
   readonly options: ShipperOptions;
   readonly logLevel: string;
+  /** Linux nice value of the shipper thread (0: the decision thread's own). */
+  readonly nice: number;
 }
 
 export type ToShipper = { readonly type: 'drain'; readonly deadline: number };
@@ -26,6 +29,9 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('the audit shipper runs as a worker thread');
   const data = workerData as ShipperWorkerData;
   const log = createLogger(data.logLevel as Parameters<typeof createLogger>[0]).child({ room: 'audit', thread: 'shipper' });
+  // Shipping is background work: the decision thread gets the core first (audit.shipper_nice).
+  const priority = lowerThreadPriority(data.nice);
+  if (priority.kind === 'skipped' && data.nice !== 0) log.info({ why: priority.why }, 'audit shipper: thread priority left as is');
   const sinks = createRemoteSinks(data.sinks, { log, dir: data.options.dir });
   const shippers = sinks.map((sink) => new Shipper(sink, data.options, log));
   const report = (): void => port.postMessage({ type: 'progress', progress: shippers.map((s) => s.takeProgress()) } satisfies FromShipper);
