@@ -198,8 +198,8 @@ async function main() {
       await broker?.stop();
     }
   }
-  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl.
-  writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl (a --rungs subset is not the ladder).
+  if (values.rungs === RUNGS.join(',')) writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
   for (const l of lines) {
     const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);
