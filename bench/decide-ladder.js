@@ -2,7 +2,9 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--cpu-prof] [--alloc] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//
+// --rungs: only these rungs (the first one's added_* is then against nothing).
 //
 // --alloc: also the bytes each decision allocates on the decision thread
 // (V8's sampling heap profiler, counting objects already collected too) and
@@ -10,7 +12,8 @@
 // pauses for, and unlike CPU time it does not move with the machine's load.
 // The sampler costs CPU itself: compare CPU figures only between runs without it.
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
-// --cpu-prof: each rung's profile to bench/out/profiles/decide-<rung>.cpuprofile (node bench/profile-summary.js).
+// --cpu-prof: each rung's profiles to bench/out/profiles/decide-<rung>/, one file per thread (node's default
+// names: …<pid>.0.001 is the main thread, …<pid>.1.002 the audit shipper thread; node bench/profile-summary.js).
 //
 // For each rung of bench/config/full.yaml (core = [tenant, rbac] after JWT
 // identity, + rebac, + policy, + budget, + audit), a fresh child process
@@ -41,7 +44,7 @@ import { parseArgs } from 'node:util';
 import { setImmediate } from 'node:timers/promises';
 import { mintBenchCredentials } from './lib/credentials.js';
 import { startKafkaBroker } from './lib/kafka-broker.js';
-import { readProcessCpu } from './lib/process-cpu.js';
+import { readProcessCpu, readThreadsCpu } from './lib/process-cpu.js';
 import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig, RUNGS } from './lib/scenarios-full.js';
@@ -104,6 +107,7 @@ async function child({ config, rounds, n, rate, message, distDir, alloc }) {
   const cpu = [];
   const stopSampling = alloc ? await sampleAllocations() : undefined;
   const main0 = readProcessCpu(process.pid);
+  const threads0 = readThreadsCpu(process.pid);
   for (let r = 0; r < rounds; r++) {
     const c0 = process.cpuUsage();
     const start = performance.now();
@@ -118,18 +122,24 @@ async function child({ config, rounds, n, rate, message, distDir, alloc }) {
     cpu.push((c.user + c.system) / n);
   }
   const main1 = readProcessCpu(process.pid);
+  const threads1 = readThreadsCpu(process.pid);
   const sampled = await stopSampling?.();
   await sidecar.close();
   const median = [...cpu].sort((x, y) => x - y)[Math.floor(cpu.length / 2)];
+  // The other threads, busiest first (the audit shipper thread, libuv's pool — zlib, fs —, V8's GC helpers): µs per decision.
+  const others = [...threads1].filter(([tid]) => tid !== process.pid)
+    .map(([tid, us]) => (us - (threads0.get(tid) ?? 0)) / (n * rounds)).sort((a, b) => b - a);
   const allocFields = sampled === undefined ? {} : {
     alloc_bytes: Math.round(sampled.bytes / (n * rounds)),
     alloc_top: sampled.top.map(([site, bytes]) => [site, Math.round(bytes / (n * rounds))]),
   };
-  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason, ...allocFields };
+  return { main_thread_cpu_us: (main1.main_thread_us - main0.main_thread_us) / (n * rounds), cpu_us: median, denied, deny_reason: reason,
+    other_threads_cpu_us: others.slice(0, 4).map((x) => Number(x.toFixed(1))), ...allocFields };
 }
 
 function runChild(args, cpuProfDir) {
-  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=decide-${args.rung}.cpuprofile`] : [];
+  // No --cpu-prof-name: with one name every thread's profile would overwrite the others'.
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, `decide-${args.rung}`)}`] : [];
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -147,6 +157,7 @@ async function main() {
       rate: { type: 'string', default: '2000' },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       'cpu-prof': { type: 'boolean', default: false },
+      rungs: { type: 'string', default: RUNGS.join(',') },
       alloc: { type: 'boolean', default: false },
       'policy-bundle': { type: 'string' },
       'policy-entrypoint': { type: 'string' },
@@ -168,7 +179,9 @@ async function main() {
   const rate = Number(values.rate);
   log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s`);
   const lines = [];
-  for (const rung of RUNGS) {
+  const rungs = values.rungs.split(',');
+  for (const r of rungs) if (!RUNGS.includes(r)) throw new Error(`--rungs: ${r} is not one of ${RUNGS.join(', ')}`);
+  for (const rung of rungs) {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
@@ -179,6 +192,7 @@ async function main() {
         rung, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
         added_main_thread_cpu_us: below ? Number((r.main_thread_cpu_us - below.main_thread_cpu_us).toFixed(2)) : null,
         added_cpu_us: below ? Number((r.cpu_us - below.cpu_us).toFixed(2)) : null,
+        other_threads_cpu_us: r.other_threads_cpu_us,
         denied: r.denied, ...(r.denied ? { deny_reason: r.deny_reason } : {}),
         ...(r.alloc_bytes === undefined ? {} : {
           alloc_bytes: r.alloc_bytes, added_alloc_bytes: below?.alloc_bytes === undefined ? null : r.alloc_bytes - below.alloc_bytes, alloc_top: r.alloc_top,
@@ -193,8 +207,8 @@ async function main() {
       await broker?.stop();
     }
   }
-  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl.
-  writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl (a --rungs subset is not the ladder).
+  if (values.rungs === RUNGS.join(',')) writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
   for (const l of lines) {
     const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);

@@ -4,7 +4,7 @@
 // generator and other people's work, CPU per decision is steadier than rps:
 // it does not depend on how much CPU the server happened to get.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond;
 
@@ -35,6 +35,23 @@ export function readProcessCpu(pid) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * utime + stime of each thread of a live pid, in µs, by thread id (every
+ * Node thread is called `node`: the main thread's id is the pid; the worker
+ * threads, libuv's pool and V8's helpers are told apart by what they use).
+ */
+export function readThreadsCpu(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), statCpuUs(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }
 
 /**

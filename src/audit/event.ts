@@ -174,21 +174,125 @@ function figures(v: unknown, depth = 0): Record<string, unknown> | null {
   return any ? out : null;
 }
 
-/** The event's JSON text, as appended to the trail (before the chain fields). */
-export function eventJson(decision: Decision, req: AuthzRequest): string {
-  CAPTURE.at = Date.now();
-  CAPTURE.decision = decision;
-  CAPTURE.requestId = req.requestId;
-  CAPTURE.clientIp = req.source.address;
-  CAPTURE.traceparent = req.headers.traceparent;
-  CAPTURE.method = req.method;
-  CAPTURE.path = req.path;
-  CAPTURE.transport = req.transport;
-  return JSON.stringify(toWireEvent(CAPTURE));
+/**
+ * The event's JSON text, as appended to the trail (before the chain fields):
+ * exactly `JSON.stringify(toWireEvent(captureEvent(decision, req)))`, byte for
+ * byte (test/audit/event-json.test.ts holds it to that), written as one
+ * template of the fixed v1 shape instead of an object stringified: no object
+ * per decision, and the constant keys are not escaped again every time.
+ * `at` is the decision time (Date.now() unless given, for the tests).
+ */
+export function eventJson(decision: Decision, req: AuthzRequest, at: number = Date.now()): string {
+  const d = decision;
+  const p = d.principal;
+  const realPrincipal = p !== undefined && p.kind !== 'anonymous';
+  const w = d.wouldDeny;
+  const a = d.annotations;
+  return '{"schema_version":1,"timestamp":"' + isoTime(at)
+    + '","decision_id":' + str(bounded(d.decisionId))
+    + ',"tenant_id":' + strOrNull(d.resource?.tenant ?? p?.tenant)
+    + ',"principal":' + strOrNull(p?.id, PRINCIPAL_MAX)
+    + ',"principal_kind":' + strOrNull(p?.kind)
+    + ',"principal_tenant":' + (realPrincipal ? strOrNull(p.tenant) : 'null')
+    + ',"action":' + strOrNull(d.action)
+    + ',"resource_type":' + strOrNull(d.resource?.type)
+    + ',"resource_id":' + strOrNull(d.resource?.id, PRINCIPAL_MAX)
+    + ',"result":"' + resultOf(d)
+    + '","status":' + num(d.status)
+    + ',"reason":' + str(bounded(d.reason))
+    + ',"stage":' + str(bounded(d.stage))
+    + ',"enforcement":' + str(d.mode)
+    + ',"would_deny_reason":' + strOrNull(w?.reason)
+    + ',"would_deny_stage":' + strOrNull(w?.stage)
+    + ',"would_deny_status":' + (w?.status === undefined || w.status === null ? 'null' : num(w.status))
+    + ',"route":' + strOrNull(d.route)
+    + ',"method":' + str(bounded(req.method))
+    + ',"path":' + str(bounded(req.path, PATH_MAX))
+    + ',"transport":' + str(req.transport)
+    + ',"policy_revision":' + stringAnnotationJson(a.policy_revision)
+    + ',"fga_model_id":' + stringAnnotationJson(a.fga_model_id)
+    + ',"budget":' + figuresJson(a.budget)
+    + ',"latency_ms":' + num(Math.round(d.durationSeconds * 1e6) / 1e3)
+    + ',"client_ip":' + strOrNull(req.source.address)
+    + ',"request_id":' + str(bounded(req.requestId))
+    + ',"trace_id":' + nullable(traceIdFrom(req.headers.traceparent))
+    + ',"controls":' + stringArray(mergeControls(d.controls ?? NO_CONTROLS, policyControls(a.controls)))
+    + '}';
 }
 
-/** One capture reused by eventJson (synchronous, on one thread): no allocation per decision for it. */
-const CAPTURE: { -readonly [K in keyof CapturedEvent]: CapturedEvent[K] } = {
-  at: 0, decision: undefined as unknown as Decision, requestId: '', clientIp: undefined, traceparent: undefined,
-  method: '', path: '', transport: '',
-};
+/** Characters JSON.stringify escapes in a string (quote, backslash, controls, lone surrogate halves). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A JSON string literal, as JSON.stringify writes it (its own escaping when there is anything to escape). */
+function str(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+function nullable(s: string | null): string {
+  return s === null ? 'null' : str(s);
+}
+
+function strOrNull(s: string | undefined | null, max = FIELD_MAX): string {
+  return s === undefined || s === null ? 'null' : str(bounded(String(s), max));
+}
+
+/** A number as JSON.stringify writes it (NaN and the infinities become null). */
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+function stringAnnotationJson(v: unknown): string {
+  if (typeof v === 'string') return str(bounded(v));
+  if (typeof v === 'number') return '"' + String(v) + '"';
+  return 'null';
+}
+
+function stringArray(a: readonly string[]): string {
+  if (a.length === 0) return '[]';
+  let out = '[' + str(a[0] as string);
+  for (let i = 1; i < a.length; i++) out += ',' + str(a[i] as string);
+  return out + ']';
+}
+
+/**
+ * `figures(v)` as JSON text. A key JSON.stringify would put elsewhere or drop
+ * (an integer-like key goes first, `__proto__` is no own property) or that
+ * the bound could merge with another takes the object path, so the text is
+ * always what stringifying the figures object gives.
+ */
+function figuresJson(v: unknown, depth = 0): string {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'null';
+  let out = '';
+  let keys = 0;
+  for (const k in v as Record<string, unknown>) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    if (++keys > BUDGET_KEYS_MAX) break;
+    if (k.length > 64 || k === '__proto__' || INTEGER_KEY.test(k)) return JSON.stringify(figures(v, depth));
+    const x = (v as Record<string, unknown>)[k];
+    let text: string;
+    if (typeof x === 'number') text = num(x);
+    else if (typeof x === 'boolean') text = x ? 'true' : 'false';
+    else if (typeof x === 'string') text = str(bounded(x));
+    else if (depth === 0) {
+      text = figuresJson(x, 1);
+      if (text === 'null') continue;
+    } else continue;
+    out += (out === '' ? '{' : ',') + str(k) + ':' + text;
+  }
+  return out === '' ? 'null' : out + '}';
+}
+
+/** Keys a JS object orders before the others (array indices). */
+const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
+
+/** toISOString of the last time asked for: several decisions share a millisecond under load. */
+let lastAt = NaN;
+let lastIso = '';
+function isoTime(at: number): string {
+  if (at !== lastAt) {
+    lastAt = at;
+    lastIso = new Date(at).toISOString();
+  }
+  return lastIso;
+}

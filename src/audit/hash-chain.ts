@@ -6,7 +6,7 @@
 // The head file records a recent line (written every fsync interval), so a
 // cut tail is detectable; the breaks file records every break the writer
 // found at start, so tamper evidence survives the restart that continues the chain.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const HEAD_FILE = 'audit-head.json';
@@ -31,13 +31,19 @@ export interface ChainBase {
   readonly prev_hash: string;
 }
 
-export function hashLine(line: string): string {
-  return createHash('sha256').update(line, 'utf8').digest('hex');
+/** Hex SHA-256 of a line's text (UTF-8) or of its bytes; one-shot, no Hash object. */
+export function hashLine(line: string | Uint8Array): string {
+  return hash('sha256', line, 'hex');
 }
 
 /** `{...event}` → `{...event,"seq":N,"prev_hash":"…"}` without re-serializing the event. */
 export function chainLine(eventJson: string, seq: number, prevHash: string): string {
-  return `${eventJson.slice(0, -1)},"seq":${seq},"prev_hash":"${prevHash}"}`;
+  return `${eventJson.slice(0, -1)}${chainTail(seq, prevHash)}`;
+}
+
+/** What chainLine puts in place of the event's closing brace (ASCII only). */
+export function chainTail(seq: number, prevHash: string): string {
+  return `,"seq":${seq},"prev_hash":"${prevHash}"}`;
 }
 
 const SEQ_RE = /,"seq":(\d+),"prev_hash":"([0-9a-f]{64})"\}$/;

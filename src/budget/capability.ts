@@ -67,7 +67,7 @@ export class BudgetCapability implements Capability {
       : { state: 'not_ready', message: 'loading', details };
   }
 
-  /** Limits, warn_at, defaults and the admin token apply live; the backend, Redis and leases need a restart. */
+  /** Limits, warn_at, client_headers, defaults and the admin token apply live; the backend, Redis and leases need a restart. */
   async prepare(section: unknown): Promise<PreparedChange> {
     const next = parseChecked(section);
     const current = this.core.config;

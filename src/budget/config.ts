@@ -157,6 +157,13 @@ export const budgetConfigSchema = z
     leases: leasesSchema,
     /** Fraction of a budget from which allowed requests carry `x-budget-warning`. */
     warn_at: z.number().gt(0).max(1).default(0.9),
+    /**
+     * Also add the allowed answer's x-budget-* headers to the client's
+     * response (they always go to the upstream). Off by default: a tenant's
+     * remaining budgets are the operator's and the upstream's business, and
+     * each header is written twice per decision otherwise.
+     */
+    client_headers: z.boolean().default(false),
     admin: z
       .object({
         /** Bearer token for /budget/... on the admin port. */

@@ -6,7 +6,7 @@ import type { ChargeOutcome } from './backend.js';
 import type { RouteClass } from './config.js';
 import type { BudgetCore } from './core.js';
 import type { Meter, MeterSpec, TenantPlan } from './plan.js';
-import { fromMicro } from './units.js';
+import { formatMicro, fromMicro } from './units.js';
 import { retryAfterSeconds } from './windows.js';
 
 export { BUDGET_CLASS_HEADER as CLASS_HEADER, BUDGET_WARNING_HEADER as WARNING_HEADER } from '../decision/owned-headers.js';
@@ -61,9 +61,8 @@ export function respond(
     const spec = meters[i]!.spec;
     const used = outcome.used[i]!;
     const left = Math.max(0, spec.limit - used);
-    const value = display(spec, left);
-    remaining[spec.budget] = value;
-    headers[spec.remainingHeader] = String(value);
+    remaining[spec.budget] = display(spec, left);
+    headers[spec.remainingHeader] = spec.cost ? formatMicro(left) : String(left);
     if (spec.limit > 0 && used >= spec.limit * warnAt) {
       (warning ??= []).push(`${spec.budget} ${Math.min(100, Math.floor((used / spec.limit) * 100))}%`);
       core.metrics.warnings.inc({ tenant: plan.label, budget: spec.budget });
@@ -76,8 +75,8 @@ export function respond(
   }
   ctx.annotations.budget = annotation;
   core.metrics.countCharged(plan.label, outcome.path);
-  // The client sees what is left too (and the warning), not only the upstream.
-  return { kind: 'allow', headers, responseHeaders: headers };
+  // The client sees what is left too (and the warning) only when asked: budget.client_headers.
+  return core.config.client_headers ? { kind: 'allow', headers, responseHeaders: headers } : { kind: 'allow', headers };
 }
 
 function refuse(

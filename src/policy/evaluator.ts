@@ -24,6 +24,7 @@ import type * as OpaWasmModule from '@open-policy-agent/opa-wasm';
 import { Wasm, type WasmInstance, type WasmModule } from './wasm-api.js';
 import { instrumentForInterrupts } from './wasm/instrument.js';
 import { InterruptGuard, PolicyInterrupted } from './wasm/interrupt.js';
+import { JsonEvaluation } from './wasm/json-eval.js';
 
 type OpaWasm = typeof OpaWasmModule;
 type LoadedPolicy = ReturnType<OpaWasm['loadPolicySync']>;
@@ -61,6 +62,8 @@ export class PolicyEvaluator {
   /** Entrypoint name → id, as the module reports them. */
   readonly entrypoints: ReadonlyMap<string, number>;
   private instance: LoadedPolicy | undefined;
+  /** The instance's direct path for JSON text (ABI ≥ 1.2); undefined: through opa-wasm's evaluate(). */
+  private json: JsonEvaluation | undefined;
   private readonly guard = new InterruptGuard();
 
   private constructor(
@@ -135,6 +138,25 @@ export class PolicyEvaluator {
     }
   }
 
+  /**
+   * The same for an input given as its JSON text (the policy stage's): the
+   * text is written straight into the module's memory where the ABI allows
+   * it (wasm/json-eval.ts), else handed to opa-wasm as UTF-8 bytes.
+   */
+  evaluateJson(entrypoint: number, json: string, deadline = Number.POSITIVE_INFINITY, what = 'decision deadline'): unknown {
+    const instance = this.instance ?? this.recover();
+    const guard = this.guard;
+    guard.deadline = deadline;
+    guard.what = what;
+    try {
+      const direct = this.json;
+      return direct !== undefined ? direct.evaluate(entrypoint, json) : (instance.evaluate(utf8Buffer(json), entrypoint) as unknown);
+    } catch (err) {
+      this.instance = undefined;
+      throw classify(err);
+    }
+  }
+
   private recover(): LoadedPolicy {
     try {
       this.instance = this.instantiate();
@@ -145,14 +167,23 @@ export class PolicyEvaluator {
   }
 
   private instantiate(): LoadedPolicy {
+    this.json = undefined;
     const p = opa.loadPolicySync(this.module, { initial: this.memory.initialPages, maximum: this.memory.maxPages });
     this.guard.attach((p as unknown as { wasmInstance: WasmInstance }).wasmInstance);
     const ms = this.memory.loadTimeoutMs ?? 5000;
     this.guard.deadline = performance.now() + ms;
     this.guard.what = `load_timeout_ms (${ms} ms) while loading data`;
     p.setData(this.dataJson);
+    this.json = JsonEvaluation.of(p);
     return p;
   }
+}
+
+/** UTF-8 bytes of `text` in an ArrayBuffer of exactly their length: what opa-wasm takes as ready JSON. */
+export function utf8Buffer(text: string): ArrayBuffer {
+  const buf = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  buf.write(text);
+  return buf.buffer as ArrayBuffer;
 }
 
 /** Sorts what opa-wasm or the module threw into a failure kind. */

@@ -1,5 +1,6 @@
-// The policy input as opa-wasm consumes it: the JSON text of the document
-// buildPolicyInput describes, written directly as bytes, once per evaluation.
+// The policy input as the module consumes it: the JSON text of the document
+// buildPolicyInput describes, written directly, once per evaluation (the
+// evaluator encodes it straight into the module's memory: wasm/json-eval.ts).
 //
 // Why not buildPolicyInput + JSON.stringify: opa-wasm stringifies an object
 // input itself and then encodes the text, so an object graph built per
@@ -130,15 +131,4 @@ export function policyInputJson(req: AuthzRequest, ctx: DecisionContext, shape: 
     `"action":${str(ctx.action)},"route":${str(ctx.route)},"route_params":${stringRecord(ctx.routeParams)},` +
     `"now":${str(nowSecond())},"version":${VERSION_JSON}` +
     (budget === undefined ? '}' : `,"budget":${JSON.stringify(budget) ?? 'null'}}`);
-}
-
-/**
- * The same as UTF-8 bytes in an ArrayBuffer of exactly their length — what
- * opa-wasm's evaluate() copies into the module's memory as is.
- */
-export function policyInputBytes(req: AuthzRequest, ctx: DecisionContext, shape: PolicyInputShape = FULL_INPUT): ArrayBuffer {
-  const text = policyInputJson(req, ctx, shape);
-  const buf = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-  buf.write(text);
-  return buf.buffer as ArrayBuffer;
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { ActivePolicy } from './activation.js';
 import { normalizeEntrypoint, policyStageOptionsSchema } from './config.js';
 import { PolicyEvalError } from './evaluator.js';
-import { FULL_INPUT, policyInputBytes, type PolicyInputShape } from './input-json.js';
+import { FULL_INPUT, policyInputJson, type PolicyInputShape } from './input-json.js';
 import type { PolicyMetrics } from './metrics.js';
 import { BadPolicyResult, POLICY_ERROR, interpretResultSet } from './result.js';
 import { parseSection } from '../config/parse-section.js';
@@ -77,9 +77,9 @@ class PolicyStage implements Stage {
 
     let resultSet: unknown;
     try {
-      // The input's JSON bytes, written once: what opa-wasm copies into the module as is. The
+      // The input's JSON text, built once and encoded straight into the module's memory. The
       // evaluation is stopped when the decision's deadline passes (kind `timeout`).
-      resultSet = policy.evaluator.evaluate(id, policyInputBytes(req, ctx, this.inputShape), ctx.deadline);
+      resultSet = policy.evaluator.evaluateJson(id, policyInputJson(req, ctx, this.inputShape), ctx.deadline);
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);

@@ -167,3 +167,14 @@ t.test('a limit of 0 admits nothing; a default route costs one unit', async (t) 
   const b = build(t, { tenants: { acme: { daily: 2 } } });
   t.equal(headersOf(decideSync(t, b.stage()))['x-budget-remaining-daily'], '1');
 });
+
+t.test('the client sees the budget headers only with client_headers: true; the upstream always does', async (t) => {
+  const section = { tenants: { acme: { daily: 10, rps: 100 } }, warn_at: 0.1 };
+  const quiet = decideSync(t, build(t, section).stage());
+  t.match(quiet, { kind: 'allow', headers: { 'x-budget-class': 'realtime', 'x-budget-remaining-daily': '9', 'x-budget-warning': 'daily 10%' } },
+    'the upstream gets class, remaining and warning');
+  t.equal(quiet.kind === 'allow' ? quiet.responseHeaders : 'not allowed', undefined, 'by default nothing is added to the client\'s response');
+  const told = decideSync(t, build(t, { ...section, client_headers: true }).stage());
+  t.same(told.kind === 'allow' ? told.responseHeaders : undefined, headersOf(told), 'client_headers: true — the client gets the same headers');
+  t.throws(() => build(t, { ...section, client_headers: 'yes' }), /budget\.client_headers/, 'a non-boolean is refused with its path');
+});

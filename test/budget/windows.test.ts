@@ -61,4 +61,14 @@ t.test('cost headers parse exactly or not at all', async (t) => {
   for (let i = 0; i < 10; i++) sum += toMicro(0.1);
   t.equal(sum, toMicro(1), 'ten charges of 0.1 make exactly 1');
   t.equal(formatMicro(toMicro(0.35)), '0.35');
+  // The header form of a remaining cost budget is what String(units) would print, whatever the value.
+  const samples = [0, 1, 10, 100_000, 999_999, 1_000_000, 1_500_000, 999_999_999_000, 999_999_999_001, 123_456_789_012,
+    999_999_999_999_999, 1e15, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 1e27, -1_500_000];
+  let seed = 7;
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 48271) % 2147483647;
+    samples.push(seed * (i % 7 === 0 ? 1 : 1 + (i % 5)) * (i % 3 === 0 ? 1000 : 1));
+  }
+  const wrong = samples.filter((m) => formatMicro(m) !== String(m / 1e6));
+  t.same(wrong, [], 'formatMicro(m) === String(m / 1e6) for every sample');
 });

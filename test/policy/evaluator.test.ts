@@ -32,6 +32,23 @@ for (const abiMinor of [2, 1] as const) {
 
     const abort = t.throws(() => ev.evaluate(99, {})) as unknown;
     t.ok(abort instanceof PolicyEvalError && abort.kind === 'abort', 'opa_abort is reported');
+
+    // The same through the JSON text path the policy stage uses (written into the module's memory on ABI 1.2).
+    t.same(ev.evaluateJson(id(EP.allow), '{"action":"read"}'), [{ result: true }], 'text input: the answer depends on it');
+    t.same(ev.evaluateJson(id(EP.allow), '{"action":"write"}'), [{ result: false }]);
+    t.same(ev.evaluateJson(id(EP.input), '{"s":"€ 😀"}'), [{ result: { s: '€ 😀' } }], 'text input reaches the policy intact (UTF-8)');
+    const jsonTrap = t.throws(() => ev.evaluateJson(id(EP.trap), '{}')) as unknown;
+    t.ok(jsonTrap instanceof PolicyEvalError && jsonTrap.kind === 'trap', 'text input: a trap');
+    t.same(ev.evaluateJson(id(EP.allow), '{"action":"read"}'), [{ result: true }], 'a fresh instance serves the text path after a trap');
+    const jsonGrow = t.throws(() => ev.evaluateJson(id(EP.grow), '{}')) as unknown;
+    t.ok(jsonGrow instanceof PolicyEvalError && jsonGrow.kind === 'memory', 'text input: growth past max_pages is refused');
+    const jsonHuge = t.throws(() => ev.evaluateJson(id(EP.allow), `{"blob":"${'x'.repeat(64 * 65536)}"}`)) as unknown;
+    t.ok(jsonHuge instanceof PolicyEvalError && jsonHuge.kind === 'memory', 'text input larger than the cap is refused');
+    t.same(ev.evaluateJson(id(EP.input), `{"big":"${'y'.repeat(3 * 65536)}"}`), [{ result: { big: 'y'.repeat(3 * 65536) } }],
+      'an input that needs the memory to grow (within the cap) is read whole');
+    t.same(ev.evaluateJson(id(EP.allow), '{"action":"read"}'), [{ result: true }], 'and it serves afterwards');
+    const jsonAbort = t.throws(() => ev.evaluateJson(99, '{}')) as unknown;
+    t.ok(jsonAbort instanceof PolicyEvalError && jsonAbort.kind === 'abort', 'text input: opa_abort is reported');
   });
 }
 

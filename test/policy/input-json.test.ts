@@ -1,11 +1,11 @@
-// The policy input as bytes (what the policy stage hands opa-wasm): the same
+// The policy input as JSON text (what the policy stage hands the module): the same
 // document buildPolicyInput describes, whatever the strings hold, and a
 // route's header allow-list leaving the other headers out — through the
 // real opa-wasm and the stand-in module, which echoes the input it receives.
 import t from 'tap';
-import { PolicyEvaluator } from '../../src/policy/evaluator.js';
+import { PolicyEvaluator, utf8Buffer } from '../../src/policy/evaluator.js';
 import { buildPolicyInput } from '../../src/policy/input.js';
-import { policyInputBytes, policyInputJson } from '../../src/policy/input-json.js';
+import { policyInputJson } from '../../src/policy/input-json.js';
 import { authzRequest, principal } from '../support/principals.js';
 import { STANDIN_ENTRYPOINTS as EP, bundleTarball, capabilityUnderTest, decisionContext, policyStage, standinWasm, tempDir } from './helpers.js';
 
@@ -20,7 +20,7 @@ const viaObject = (req: ReturnType<typeof authzRequest>, ctx: ReturnType<typeof 
   withoutNow(JSON.parse(JSON.stringify(buildPolicyInput(req, ctx))) as { now?: unknown });
 const viaText = (text: string): unknown => withoutNow(JSON.parse(text) as { now?: unknown });
 
-t.test('the bytes parse to the same document as the object form', async (t) => {
+t.test('the text parses to the same document as the object form', async (t) => {
   const awkward = 'quote " backslash \\ newline \n tab \t nul \u0000 euro € emoji 😀 lone \ud800 sep \u2028';
   const req = authzRequest({
     method: 'POST',
@@ -46,21 +46,27 @@ t.test('the bytes parse to the same document as the object form', async (t) => {
   const plainCtx = decisionContext();
   t.same(viaText(policyInputJson(plain, plainCtx)), viaObject(plain, plainCtx), 'empty query, headers, metadata; no budget');
 
-  const bytes = policyInputBytes(req, ctx);
-  t.ok(bytes instanceof ArrayBuffer, 'an ArrayBuffer: what opa-wasm takes as ready JSON');
+  const bytes = utf8Buffer(policyInputJson(req, ctx));
+  t.ok(bytes instanceof ArrayBuffer, 'as an ArrayBuffer (opa-wasm\'s ready-JSON input, for modules older than ABI 1.2)');
   t.same(viaText(Buffer.from(bytes).toString('utf8')), viaObject(req, ctx), 'of exactly the UTF-8 bytes of the text');
 });
 
-t.test('opa-wasm receives the document; an allow-list keeps only the named headers', async (t) => {
-  const evaluator = await PolicyEvaluator.create(await standinWasm(), {}, { initialPages: 5, maxPages: 64 });
-  const echo = evaluator.entrypointId(EP.input)!;
-  const req = authzRequest({ headers: { 'x-region': 'eu-west-1', authorization: 'Bearer abc', cookie: 'a=b' } });
-  const ctx = decisionContext();
-  const [full] = evaluator.evaluate(echo, policyInputBytes(req, ctx)) as [{ result: { now?: unknown } }];
-  t.same(withoutNow(full.result), viaObject(req, ctx), 'the policy sees the whole OPA-Envoy document by default');
-  const [lean] = evaluator.evaluate(echo, policyInputBytes(req, ctx, { headers: new Set(['x-region']) })) as [{ result: { attributes: { request: { http: { headers: unknown } } } } }];
-  t.same(lean.result.attributes.request.http.headers, { 'x-region': 'eu-west-1' }, 'only the allowed header');
-});
+for (const abiMinor of [2, 1] as const) {
+  t.test(`the module receives the document (ABI 1.${abiMinor}); an allow-list keeps only the named headers`, async (t) => {
+    const evaluator = await PolicyEvaluator.create(await standinWasm({ abiMinor }), {}, { initialPages: 5, maxPages: 64 });
+    const echo = evaluator.entrypointId(EP.input)!;
+    const awkward = 'quote " nul \u0000 euro € emoji 😀 lone \ud800';
+    const req = authzRequest({ headers: { 'x-region': 'eu-west-1', authorization: 'Bearer abc', cookie: 'a=b', 'x-awkward': awkward } });
+    const ctx = decisionContext();
+    const [full] = evaluator.evaluateJson(echo, policyInputJson(req, ctx)) as [{ result: { now?: unknown } }];
+    t.same(withoutNow(full.result), viaObject(req, ctx), 'the policy sees the whole OPA-Envoy document by default');
+    const [lean] = evaluator.evaluateJson(echo, policyInputJson(req, ctx, { headers: new Set(['x-region']) })) as [{ result: { attributes: { request: { http: { headers: unknown } } } } }];
+    t.same(lean.result.attributes.request.http.headers, { 'x-region': 'eu-west-1' }, 'only the allowed header');
+    // A shorter input after a longer one: only this input's bytes are read (no tail of the last one).
+    const [again] = evaluator.evaluateJson(echo, '{"a":1}') as [{ result: unknown }];
+    t.same(again.result, { a: 1 }, 'each evaluation reads exactly its own input');
+  });
+}
 
 t.test('a route declaring the headers its policy reads does not pay for a huge header it ignores', async (t) => {
   // Module memory capped at 3 pages (192 KiB): a 300 KiB header cannot be

@@ -4,6 +4,7 @@
 // as a whole; the shipper retries an unacknowledged batch until it is
 // (at least once: a sink must tolerate, or dedupe, a batch seen twice).
 import type { Logger } from '../../observability/logger.js';
+import type { EventHead } from './event-head.js';
 
 /** One line of the trail, as the shipper read it. */
 export interface TrailRecord {
@@ -12,7 +13,9 @@ export interface TrailRecord {
   readonly json: string;
   /** The exact chained line (event + seq + prev_hash), whose SHA-256 the next line's prev_hash is. */
   readonly line: string;
-  /** The parsed event (schema v1 fields). */
+  /** The fields a record is routed by (id, time, tenant, resource), read without parsing the event. */
+  readonly head: EventHead;
+  /** The parsed event (schema v1 fields), parsed on first use: a sink that stores every field asks for it. */
   readonly event: Readonly<Record<string, unknown>>;
 }
 

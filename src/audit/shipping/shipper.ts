@@ -34,7 +34,9 @@ export interface ShipperProgress {
   readonly connected: boolean;
 }
 
-const CHECKPOINT_MS = 100;
+// Each save is a write and a rename (measured here: ~150 µs of CPU, ~1.3 ms of this thread blocked, ext4):
+// every 500 ms bounds what a crash sends again to half a second of events, deduplicated downstream.
+const CHECKPOINT_MS = 500;
 
 export function quarantineFile(dir: string, sink: string): string {
   return join(dir, `audit-quarantine-${sink}.jsonl`);
@@ -110,6 +112,7 @@ export class Shipper {
       await this.ship();
     } finally {
       if (this.unsaved) this.commit(this.position, true);
+      this.reader.close();
     }
   }
 
@@ -125,7 +128,7 @@ export class Shipper {
         }
         this.position = { file: first, offset: 0, seq: 0 };
       }
-      const batch = this.reader.read(this.position, this.opts.batchMax);
+      const batch = this.reader.read(this.position, this.opts.batchMax, this.drainBy !== undefined);
       if (batch.records.length === 0) {
         if (batch.next !== this.position) this.commit(batch.next); // corrupt lines skipped
         this.oldestPendingAt = null;
@@ -133,7 +136,7 @@ export class Shipper {
         await this.sleep(this.opts.pollMs);
         continue;
       }
-      this.oldestPendingAt = Date.parse(String(batch.records[0]?.event.timestamp));
+      this.oldestPendingAt = Date.parse(batch.records[0]?.head.timestamp ?? '');
       for (;;) {
         if (this.stopped || (this.drainBy !== undefined && Date.now() >= this.drainBy)) return;
         const started = performance.now();

@@ -14,11 +14,19 @@ import type { Logger } from '../../observability/logger.js';
 import type { KafkaSinkConfig } from '../config.js';
 import type { AuditEventV1 } from '../event.js';
 import type { RemoteSink, TrailRecord } from '../shipping/remote-sink.js';
+import { useSyncGzip } from './kafka-gzip.js';
 
 export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
 
 /** Fields the Kafka record needs besides the JSON text. */
 export type KafkaEventFields = Pick<AuditEventV1, 'decision_id' | 'tenant_id' | 'timestamp' | 'resource_type' | 'resource_id'>;
+
+useSyncGzip();
+
+// Header values that are the same in every record, encoded once (kafkajs copies a Buffer instead of encoding a string).
+const SPECVERSION = Buffer.from('1.0');
+const TYPE = Buffer.from(CLOUDEVENTS_TYPE);
+const JSON_CONTENT = Buffer.from('application/json');
 
 export class KafkaDeliveryError extends Error {
   override readonly name = 'KafkaDeliveryError';
@@ -29,7 +37,7 @@ export class KafkaSink implements RemoteSink {
   private readonly kafka: Kafka;
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
-  private readonly source: string;
+  private readonly source: Buffer;
 
   constructor(private readonly config: KafkaSinkConfig, private readonly log: Logger) {
     const sinkLog = log;
@@ -47,18 +55,18 @@ export class KafkaSink implements RemoteSink {
       logLevel: logLevel.WARN,
       logCreator: toPino,
     });
-    this.source = config.source ?? `/authz-sidecar/${hostname()}`;
+    this.source = Buffer.from(config.source ?? `/authz-sidecar/${hostname()}`);
   }
 
   /** The Kafka record for one event: key, CloudEvents headers, the event JSON as value. */
   message(fields: KafkaEventFields, json: string): Message {
-    const headers: Record<string, string> = {
-      ce_specversion: '1.0',
+    const headers: Record<string, string | Buffer> = {
+      ce_specversion: SPECVERSION,
       ce_id: fields.decision_id,
       ce_source: this.source,
-      ce_type: CLOUDEVENTS_TYPE,
+      ce_type: TYPE,
       ce_time: fields.timestamp,
-      'content-type': 'application/json',
+      'content-type': JSON_CONTENT,
     };
     if (typeof fields.resource_type === 'string') headers.ce_subject = `${fields.resource_type}/${fields.resource_id ?? ''}`;
     const tenant = typeof fields.tenant_id === 'string' ? fields.tenant_id : null;
@@ -72,7 +80,7 @@ export class KafkaSink implements RemoteSink {
   }
 
   deliver(batch: readonly TrailRecord[], deadlineMs?: number): Promise<void> {
-    return this.send(batch.map((r) => this.message(r.event as unknown as KafkaEventFields, r.json)), deadlineMs);
+    return this.send(batch.map((r) => this.message(r.head, r.json)), deadlineMs);
   }
 
   /** Resolves once every message is acknowledged by all in-sync replicas; rejects within timeout_ms otherwise. */

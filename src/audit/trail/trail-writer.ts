@@ -17,7 +17,7 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import type { FsyncPolicy } from '../config.js';
-import { BASE_FILE, BREAKS_FILE, chainFieldsOf, chainLine, hashLine, HEAD_FILE, type ChainHead } from '../hash-chain.js';
+import { BASE_FILE, BREAKS_FILE, chainFieldsOf, chainTail, hashLine, HEAD_FILE, type ChainHead } from '../hash-chain.js';
 import { lockTrailDir } from './lock.js';
 import { recoverTail, type ChainBreak } from './recover.js';
 import { listSegments, segmentFileName } from './segments.js';
@@ -69,6 +69,8 @@ export class TrailWriter {
   fsyncErrors = 0;
   headErrors = 0;
   private readonly now: () => number;
+  /** The line being appended, encoded (grown when an event needs more). */
+  private line = Buffer.allocUnsafeSlow(16 * 1024);
 
   private constructor(private readonly opts: TrailWriterOptions) {
     this.now = opts.now ?? Date.now;
@@ -119,8 +121,8 @@ export class TrailWriter {
   append(json: string): boolean {
     if (this.closed) return this.fail('error', 'the trail is closed');
     const seq = this.seq + 1;
-    const line = chainLine(json, seq, this.prevHash) + '\n';
-    const length = Buffer.byteLength(line, 'utf8');
+    // The line is encoded once into a reused buffer: the same bytes are written and hashed.
+    const length = this.encodeLine(json, chainTail(seq, this.prevHash));
     const active = this.segments[this.segments.length - 1] as TrailSegment;
     try {
       if (active.size + length > this.opts.segmentBytes || this.now() >= this.nextDayAt) this.rotate();
@@ -132,12 +134,10 @@ export class TrailWriter {
       return this.fail('error', errorText(err));
     }
     const segment = this.segments[this.segments.length - 1] as TrailSegment;
+    const line = this.line;
     try {
-      let written = writeSync(this.fd, line);
-      if (written < length) {
-        const buf = Buffer.from(line, 'utf8');
-        while (written < length) written += writeSync(this.fd, buf, written, length - written);
-      }
+      let written = 0;
+      while (written < length) written += writeSync(this.fd, line, written, length - written);
       if (this.opts.fsync === 'always') fdatasyncSync(this.fd);
     } catch (err) {
       this.writeErrors++;
@@ -153,10 +153,21 @@ export class TrailWriter {
     this.totalBytes += length;
     this.lines++;
     this.seq = seq;
-    this.prevHash = hashLine(line.slice(0, -1));
+    this.prevHash = hashLine(line.subarray(0, length - 1));
     this.dirty = true;
     this.lastFailure = undefined;
     return true;
+  }
+
+  /** `json` with its closing brace replaced by `tail`, and '\n', into `this.line`; returns the byte length. */
+  private encodeLine(json: string, tail: string): number {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is ASCII.
+    const worst = json.length * 3 + tail.length + 1;
+    if (worst > this.line.length) this.line = Buffer.allocUnsafeSlow(Math.max(worst, 2 * this.line.length));
+    const body = this.line.write(json, 0, 'utf8') - 1; // without the closing brace
+    const end = body + this.line.write(tail, body, 'latin1');
+    this.line[end] = 0x0a;
+    return end + 1;
   }
 
   /** The remote sinks' progress: every line up to `seq` is shipped everywhere. */

@@ -55,16 +55,17 @@ export class CheckResolver {
   private readonly path = new Map<string, number>();
   /** Lowest path index a cycle reached while evaluating the current node. */
   private low = Infinity;
-  private readonly user: ParsedUser;
   private readonly userStr: string;
+  /** `type:*` of a plain user (whose public wildcard tuples count too); undefined for a userset or a wildcard. */
+  private readonly userWildcard: string | undefined;
 
   constructor(opts: ResolveOptions, user: ParsedUser, userStr: string) {
     this.ts = opts.typesystem;
     this.sources = opts.sources;
     this.context = opts.context;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-    this.user = user;
     this.userStr = userStr;
+    this.userWildcard = user.relation || user.wildcard ? undefined : `${user.type}:*`;
   }
 
   /** Top level: true, false, or throws the error that decided the answer. */
@@ -136,7 +137,7 @@ export class CheckResolver {
   /** A stored tuple counts only if the model still allows its shape, and its condition holds. */
   private tupleHolds(rel: CompiledRelation, t: StoredTuple): Outcome {
     const condName = t.key.condition?.name;
-    if (!this.ts.isAllowed(rel, t.user, condName)) return FALSE;
+    if (!rel.allowed.has(t.restriction)) return FALSE;
     if (condName === undefined) return TRUE;
     const cond = this.ts.conditions.get(condName);
     if (!cond) return FALSE;
@@ -150,13 +151,13 @@ export class CheckResolver {
   private direct(rel: CompiledRelation, objectType: string, objectId: string, depth: number): Outcome {
     const object = `${objectType}:${objectId}`;
     const relation = rel.name;
-    const user = this.user;
+    const wildcard = this.userWildcard;
     const fold = new UnionFold();
     for (const src of this.sources) {
       const exact = src.get(object, relation, this.userStr);
       if (exact && fold.add(this.tupleHolds(rel, exact))) return TRUE;
-      if (!user.relation && !user.wildcard) {
-        const wild = src.get(object, relation, `${user.type}:*`);
+      if (wildcard !== undefined) {
+        const wild = src.get(object, relation, wildcard);
         if (wild && fold.add(this.tupleHolds(rel, wild))) return TRUE;
       }
     }

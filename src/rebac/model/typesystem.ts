@@ -30,6 +30,15 @@ export function userRefKey(u: ParsedUser): string {
   return refKey(u.type, u.wildcard, u.relation);
 }
 
+/**
+ * What a relation's type restrictions are looked up by for a tuple of this
+ * user shape and condition (CompiledRelation.allowed holds these): the tuple
+ * index computes it once per stored tuple, not once per check.
+ */
+export function restrictionKey(u: ParsedUser, condition: string | undefined): string {
+  return `${userRefKey(u)}|${condition ?? ''}`;
+}
+
 function invalid(message: string): FgaCheckError {
   return new FgaCheckError('invalid_authorization_model', message);
 }
@@ -103,7 +112,7 @@ export class TypeSystem {
 
   /** Whether a tuple with this user shape and condition satisfies the relation's type restrictions. */
   isAllowed(rel: CompiledRelation, user: ParsedUser, condition: string | undefined): boolean {
-    return rel.allowed.has(`${userRefKey(user)}|${condition ?? ''}`);
+    return rel.allowed.has(restrictionKey(user, condition));
   }
 
   private build(model: AuthorizationModel): void {
