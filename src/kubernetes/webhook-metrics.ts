@@ -1,6 +1,7 @@
 // The injector's own metrics (its Deployment has a /metrics of its own; it
 // shares nothing with a sidecar's registry).
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { registerDefaultMetrics } from '../observability/metrics.js';
 import type { ReviewOutcome } from './admission-review.js';
 
 export type WebhookOutcome = ReviewOutcome | 'bad_request';
@@ -21,7 +22,7 @@ export class WebhookMetrics {
   });
 
   constructor(defaultMetrics = true) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (defaultMetrics) registerDefaultMetrics(this.registry);
   }
 
   count(outcome: WebhookOutcome): void {

@@ -3,6 +3,20 @@
 // touches live here so the hot path reaches them without a lookup by name.
 import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
+/**
+ * prom-client's process and Node.js metrics on `registry`, less the three
+ * sums it also exports as gauges named *_total, which `promtool check
+ * metrics` rejects (a _total is a counter); the per-type gauges
+ * (nodejs_active_handles{type} ...) carry the same numbers. Every process
+ * that serves a /metrics (the sidecar, the injector) registers them here.
+ */
+export function registerDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+}
+
 export class SidecarMetrics {
   readonly registry = new Registry();
 
@@ -46,15 +60,7 @@ export class SidecarMetrics {
   private lastDecision: DecisionCount | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry });
-      // prom-client also exports these three sums as gauges named *_total,
-      // which `promtool check metrics` rejects (a _total is a counter); the
-      // per-type gauges (nodejs_active_handles{type} ...) carry the same numbers.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-        this.registry.removeSingleMetric(name);
-      }
-    }
+    if (opts.defaultMetrics ?? true) registerDefaultMetrics(this.registry);
   }
 
   countDecision(result: string, reason: string, stage: string): void {
