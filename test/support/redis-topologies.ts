@@ -5,11 +5,12 @@
 // master, a replica, three sentinels with a short down-after).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { skipReasonOutsideCi } from './missing-dependency.js';
+import { accepts } from './redis-server.js';
 import { Redis } from 'ioredis';
 
 /** Why these tests cannot run here, or undefined; under CI=true a missing binary throws. */
@@ -268,17 +269,6 @@ async function isMaster(port: number): Promise<boolean> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function canListen(port: number): Promise<boolean> {
