@@ -2,7 +2,7 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc [--alloc-top 10]] [--policy-bundle PATH [--policy-entrypoint NAME]]
 //
 // --rungs: only these rungs (the first one's added_* is then against nothing).
 //
@@ -11,6 +11,7 @@
 // the functions that allocate most: garbage is what the young-generation GC
 // pauses for, and unlike CPU time it does not move with the machine's load.
 // The sampler costs CPU itself: compare CPU figures only between runs without it.
+// --alloc-top: how many allocation sites to list per rung (default 10).
 // --dist: another build's dist/ (e.g. a copy of the build before a change), to compare two builds.
 // --cpu-prof: each rung's profiles to bench/out/profiles/decide-<rung>/, one file per thread (node's default
 // names: …<pid>.0.001 is the main thread, …<pid>.1.002 the audit shipper thread; node bench/profile-summary.js).
@@ -60,7 +61,7 @@ const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42'
 const log = (line) => process.stderr.write(`${line}\n`);
 
 /** Starts V8's sampling heap profiler on this thread; stop() → { bytes, top: [[site, bytes], ...] }. */
-async function sampleAllocations() {
+async function sampleAllocations(topN) {
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
   session.connect();
@@ -77,11 +78,11 @@ async function sampleAllocations() {
     };
     walk(profile.head);
     const bytes = [...bySite.values()].reduce((a, b) => a + b, 0);
-    return { bytes, top: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10) };
+    return { bytes, top: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, topN) };
   };
 }
 
-async function child({ config, rounds, n, rate, message, distDir, alloc }) {
+async function child({ config, rounds, n, rate, message, distDir, alloc, allocTop }) {
   const dist = (p) => import(path.join(distDir, p));
   const { loadConfigFile } = await dist('config/load.js');
   const { Sidecar } = await dist('sidecar.js');
@@ -105,7 +106,7 @@ async function child({ config, rounds, n, rate, message, distDir, alloc }) {
   for (let i = 0; i < 2000; i++) await one(); // warm-up: JIT, caches
   const batchMs = (1000 * BATCH) / rate;
   const cpu = [];
-  const stopSampling = alloc ? await sampleAllocations() : undefined;
+  const stopSampling = alloc ? await sampleAllocations(allocTop) : undefined;
   const main0 = readProcessCpu(process.pid);
   const threads0 = readThreadsCpu(process.pid);
   for (let r = 0; r < rounds; r++) {
@@ -159,6 +160,7 @@ async function main() {
       'cpu-prof': { type: 'boolean', default: false },
       rungs: { type: 'string', default: RUNGS.join(',') },
       alloc: { type: 'boolean', default: false },
+      'alloc-top': { type: 'string', default: '10' },
       'policy-bundle': { type: 'string' },
       'policy-entrypoint': { type: 'string' },
     },
@@ -185,7 +187,7 @@ async function main() {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
       const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
-      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist), alloc: values.alloc },
+      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist), alloc: values.alloc, allocTop: Number(values['alloc-top']) },
         values['cpu-prof'] ? path.join(OUT_DIR, 'profiles') : undefined);
       const below = lines.at(-1);
       const line = {

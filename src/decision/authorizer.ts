@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
+import { randomUuid } from './uuid.js';
 import type { IdentityResolver, IdentityResult, RouteMatch, RouteMatcher } from './interfaces.js';
 import { createDecisionContext } from './context.js';
 import { NO_CONTROLS } from './controls.js';
@@ -85,7 +86,7 @@ export class Authorizer {
 
   private decideNow(req: AuthzRequest, deadlineMs: number | undefined): Decision | Promise<Decision> {
     const started = performance.now();
-    const decisionId = randomUUID();
+    const decisionId = randomUuid();
     if (this.opts.canRecord !== undefined && !this.opts.canRecord()) {
       return this.finish(req, decisionId, started, 'deny', deny(503, AUDIT_UNAVAILABLE, 'audit'), undefined);
     }

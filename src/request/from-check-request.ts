@@ -1,7 +1,6 @@
 // Envoy's CheckRequest → one AuthzRequest. Whatever the message lacks or holds
 // that we cannot judge becomes `malformed` (a stable reason code): the
 // authorizer then denies before routing, with a decision id, metrics and audit.
-import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { AuthzRequest, Peer } from '../decision/types.js';
 import { normalizePath } from './normalize-path.js';
@@ -10,6 +9,7 @@ import { isAmbiguousHost } from './host.js';
 import type { DecodedCheckRequest, DecodedHttpRequest, DecodedMetadata, DecodedPeer } from './check-request-types.js';
 import { StructTooDeepError, structToJson } from './check-request-struct.js';
 import { decodedCheckRequestFromJson } from './check-request-json.js';
+import { randomUuid } from '../decision/uuid.js';
 
 export type { DecodedCheckRequest } from './check-request-types.js';
 
@@ -74,7 +74,7 @@ export function authzRequestFromCheck(
     if (isAmbiguousHost(req.host)) malformed ??= 'ambiguous_host';
     req.requestId = http.id || req.headers['x-request-id'] || '';
   }
-  if (req.requestId === '') req.requestId = randomUUID();
+  if (req.requestId === '') req.requestId = randomUuid();
 
   try {
     req.filterMetadata = metadataToJson(attrs?.metadataContext);

@@ -3,13 +3,13 @@
 // the allowed original headers, with no body. This adapter turns that request
 // into an AuthzRequest. It never throws for bad input: a request that cannot
 // be judged is returned with `malformed` set, and the authorizer denies it.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthzRequest, Peer } from '../decision/types.js';
 import { collectHeaders, firstHeader, headerCount, MAX_HEADER_BYTES, MAX_HEADER_COUNT } from './header-list.js';
 import { isAmbiguousHost } from './host.js';
 import { normalizePath } from './normalize-path.js';
 import { escapeLatin1Bytes, parseQuery, splitRequestTarget } from './request-target.js';
+import { randomUuid } from '../decision/uuid.js';
 
 /**
  * node:http's maxHeadersCount for servers feeding this adapter: it counts
@@ -88,7 +88,7 @@ function stripPrefix(path: string, prefix: string | undefined): string {
 
 function requestId(headerList: ReadonlyArray<readonly [string, string]>): string {
   const id = firstHeader(headerList, 'x-request-id')?.trim();
-  return id !== undefined && id !== '' && id.length <= MAX_REQUEST_ID_LENGTH ? id : randomUUID();
+  return id !== undefined && id !== '' && id.length <= MAX_REQUEST_ID_LENGTH ? id : randomUuid();
 }
 
 /** The first hop of `x-forwarded-proto`, lower-case; `http` when absent. */
