@@ -36,6 +36,7 @@ import type {
   DecodedValue,
 } from '../../request/check-request-types.js';
 import { MAX_HEADER_COUNT } from '../../request/header-list.js';
+import { SHORT_STRING_MAX_BYTES, shortAsciiString } from './short-strings.js';
 
 export class MalformedProtobuf extends Error {
   override readonly name = 'MalformedProtobuf';
@@ -67,8 +68,6 @@ const START_GROUP = 3;
 const END_GROUP = 4;
 const FIXED32 = 5;
 
-/** Strings up to this many bytes are built by a JS loop; longer ones by one native UTF-8 slice. */
-const SHORT_STRING = 8;
 
 class Reader {
   pos: number;
@@ -181,15 +180,7 @@ class Reader {
 }
 
 function readUtf8(buf: Buffer, start: number, end: number): string {
-  if (end - start <= SHORT_STRING) {
-    let s = '';
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      if (c >= 0x80) return readUtf8Slow(buf, start, end);
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
+  if (end - start <= SHORT_STRING_MAX_BYTES) return shortAsciiString(buf, start, end) ?? readUtf8Slow(buf, start, end);
   // Buffer#utf8Slice: what toString('utf8', start, end) calls after its argument checks.
   const s = (buf as unknown as NativeSlices).utf8Slice(start, end);
   // utf8Slice replaces bad sequences with U+FFFD; only then is a strict check needed.
