@@ -20,12 +20,13 @@ import {
   decisionMetadataValue,
   type DecisionMetadataField,
 } from '../../decision/decision-metadata.js';
-import { ownedHeadersToRemove } from '../../decision/owned-headers.js';
+import { ownedHeadersToRemove, type OwnedRemovals } from '../../decision/owned-headers.js';
 import { DECISION_ID_HEADER, type Decision } from '../../decision/types.js';
 import { denyBody } from '../decision-response.js';
 import { headerValue } from '../header-value.js';
 import { grpcCodeForDeny, OVERWRITE_IF_EXISTS_OR_ADD } from './check-response.js';
 import { FRAME_HEADER_BYTES } from './grpc-frame.js';
+import { knownBytes } from './known-strings.js';
 
 // Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
 const T1_VARINT = 0x08;
@@ -43,10 +44,20 @@ const T6_LEN = 0x32;
  */
 const SHORT_STRING = 8;
 
-/** One string field to write: its text and UTF-8 byte length. */
+/** Encoded bytes up to this many are copied by a JS loop, longer ones by TypedArray#set. */
+const COPY_LOOP_BYTES = 64;
+
+/** Buffer's native writers, which Buffer#write calls after checking its arguments (ours are in range by construction). */
+interface NativeWrites {
+  latin1Write(text: string, offset: number, length: number): number;
+  utf8Write(text: string, offset: number, length: number): number;
+}
+
+/** One string field to write: its text, UTF-8 byte length and, when kept (known-strings.ts), its bytes. */
 interface Str {
   readonly text: string;
   readonly bytes: number;
+  readonly encoded: Uint8Array | undefined;
 }
 
 /**
@@ -59,6 +70,8 @@ class HeaderList {
   count = 0;
   readonly keys: string[] = [];
   readonly keyBytes: number[] = [];
+  /** The name's bytes when kept (known-strings.ts). */
+  readonly keyEncoded: Array<Uint8Array | undefined> = [];
   readonly values: string[] = [];
   readonly valueBytes: number[] = [];
   /** Bytes of each HeaderValue message. */
@@ -77,12 +90,15 @@ class HeaderList {
   add(key: string, value: string): void {
     const i = this.count++;
     // Envoy refuses (or drops) values outside visible ASCII: encode them here too.
+    // headerValue() answers ASCII only, so its length is its UTF-8 byte length.
     const v = headerValue(value);
-    const kb = Buffer.byteLength(key, 'utf8');
-    const vb = Buffer.byteLength(v, 'utf8');
+    const encoded = knownBytes(key);
+    const kb = encoded !== undefined ? encoded.length : Buffer.byteLength(key, 'utf8');
+    const vb = v.length;
     const headerValueBytes = stringBytes(kb) + stringBytes(vb);
     this.keys[i] = key;
     this.keyBytes[i] = kb;
+    this.keyEncoded[i] = encoded;
     this.values[i] = v;
     this.valueBytes[i] = vb;
     this.headerValueBytes[i] = headerValueBytes;
@@ -112,7 +128,7 @@ export class DynamicMetadataPlan {
   readonly entryBytes: number[];
 
   constructor(readonly fields: readonly DecisionMetadataField[]) {
-    this.keys = fields.map((f) => str(f));
+    this.keys = fields.map((f) => knownStr(f));
     this.values = fields.map(() => undefined);
     this.entryBytes = fields.map(() => 0);
   }
@@ -130,13 +146,15 @@ export function encodeCheckResponseFrame(
   requestHeaders?: ReadonlyArray<readonly [string, string]>,
   metadata: DynamicMetadataPlan = DEFAULT_PLAN,
 ): Buffer {
-  const reason = str(decision.reason);
+  const reason = knownStr(decision.reason);
 
   // dynamic_metadata: Struct { fields: { <field>: {string_value}, ... } }, empty values left out
   let metadataBytes = 0;
   for (let i = 0; i < metadata.fields.length; i++) {
-    const text = decisionMetadataValue(decision, metadata.fields[i]!);
-    const value = text === undefined || text === '' ? undefined : str(text);
+    const field = metadata.fields[i]!;
+    const text = decisionMetadataValue(decision, field);
+    // reason and stage come from a small set; the others (ids, names) would only fill the table.
+    const value = text === undefined || text === '' ? undefined : field === 'reason' || field === 'stage' ? knownStr(text) : str(text);
     metadata.values[i] = value;
     if (value === undefined) continue;
     const entry = structStringEntryBytes(metadata.keys[i]!, value);
@@ -149,7 +167,7 @@ export function encodeCheckResponseFrame(
   let grpcCode: number;
   let first: HeaderList;
   let second: HeaderList | undefined;
-  let remove: readonly string[] | undefined;
+  let remove: Uint8Array | undefined;
   let body: Str | undefined;
   let httpStatusBytes = 0;
   let responseBytes: number;
@@ -158,8 +176,8 @@ export function encodeCheckResponseFrame(
     statusBytes = 0; // code OK is proto3's default: an empty Status
     first = FIRST_HEADERS.fill(decision.upstreamHeaders, decision.decisionId);
     second = SECOND_HEADERS.fill(decision.responseHeaders, decision.decisionId);
-    remove = ownedHeadersToRemove(decision.upstreamHeaders, requestHeaders).names;
-    responseBytes = first.fieldBytes() + asciiListBytes(remove) + second.fieldBytes();
+    remove = removalsField(ownedHeadersToRemove(decision.upstreamHeaders, requestHeaders));
+    responseBytes = first.fieldBytes() + remove.length + second.fieldBytes();
   } else {
     grpcCode = grpcCodeForDeny(decision.status);
     statusMessage = reason;
@@ -184,7 +202,7 @@ export function encodeCheckResponseFrame(
   if (decision.allowed) {
     w.byte(T3_LEN).varint(responseBytes); // ok_response = 3
     w.headerOpts(T2_LEN, first);
-    w.asciiList(T5_LEN, remove!);
+    w.copy(remove!);
     w.headerOpts(T6_LEN, second!);
   } else {
     w.byte(T2_LEN).varint(responseBytes); // denied_response = 2
@@ -212,11 +230,33 @@ function structStringEntryBytes(key: Str, value: Str): number {
   return stringFieldBytes(key) + fieldBytes(stringFieldBytes(value));
 }
 
-/** A repeated string field of ASCII names (header names: byte length = length). */
-function asciiListBytes(names: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < names.length; i++) n += fieldBytes(names[i]!.length);
-  return n;
+/**
+ * headers_to_remove as written: one length-delimited field per name. Kept per
+ * OwnedRemovals object: the common ones are built once (owned-headers.ts),
+ * so this is encoded once for them too.
+ */
+const removalFields = new WeakMap<OwnedRemovals, Uint8Array>();
+
+function removalsField(removals: OwnedRemovals): Uint8Array {
+  let field = removalFields.get(removals);
+  if (field === undefined) {
+    const parts: number[] = [];
+    for (const name of removals.names) {
+      // Our own names are ASCII; one a client sent under an owned prefix may not be.
+      const bytes = Buffer.from(name, 'utf8');
+      parts.push(T5_LEN);
+      let n = bytes.length;
+      while (n >= 0x80) {
+        parts.push((n & 0x7f) | 0x80);
+        n >>>= 7;
+      }
+      parts.push(n);
+      for (let i = 0; i < bytes.length; i++) parts.push(bytes[i]!);
+    }
+    field = Uint8Array.from(parts);
+    removalFields.set(removals, field);
+  }
+  return field;
 }
 
 /** A string field: nothing when empty (proto3 default), else tag, length, bytes. */
@@ -240,7 +280,13 @@ function varintBytes(n: number): number {
 
 function str(text: string): Str {
   // Native, and flattens a concatenated string once for every later read.
-  return { text, bytes: Buffer.byteLength(text, 'utf8') };
+  return { text, bytes: Buffer.byteLength(text, 'utf8'), encoded: undefined };
+}
+
+/** A string from a small set (a reason code, a stage, a field name): its bytes are kept. */
+function knownStr(text: string): Str {
+  const encoded = knownBytes(text);
+  return encoded === undefined ? str(text) : { text, bytes: encoded.length, encoded };
 }
 
 class Writer {
@@ -266,17 +312,35 @@ class Writer {
   }
 
   stringField(tag: number, s: Str): this {
-    return this.text(tag, s.text, s.bytes);
+    if (s.encoded === undefined) return this.text(tag, s.text, s.bytes);
+    if (s.bytes !== 0) this.byte(tag).varint(s.bytes).copy(s.encoded);
+    return this;
+  }
+
+  /** Bytes already encoded. */
+  copy(bytes: Uint8Array): this {
+    const buf = this.buf;
+    let pos = this.pos;
+    const n = bytes.length;
+    if (n > COPY_LOOP_BYTES) {
+      buf.set(bytes, pos);
+      pos += n;
+    } else {
+      for (let i = 0; i < n; i++) buf[pos++] = bytes[i]!;
+    }
+    this.pos = pos;
+    return this;
   }
 
   text(tag: number, text: string, bytes: number): this {
     if (bytes === 0) return this;
     this.byte(tag).varint(bytes);
     if (bytes !== text.length) {
-      this.pos += this.buf.write(text, this.pos, bytes, 'utf8');
+      this.pos += (this.buf as unknown as NativeWrites).utf8Write(text, this.pos, bytes);
     } else if (bytes > SHORT_STRING) {
       // ASCII: latin1 bytes are the UTF-8 bytes, and latin1 is the cheaper native write.
-      this.pos += this.buf.write(text, this.pos, bytes, 'latin1');
+      // Buffer#latin1Write is what write(…, 'latin1') calls after its argument checks.
+      this.pos += (this.buf as unknown as NativeWrites).latin1Write(text, this.pos, bytes);
     } else {
       const buf = this.buf;
       let pos = this.pos;
@@ -286,19 +350,14 @@ class Writer {
     return this;
   }
 
-  asciiList(tag: number, names: readonly string[]): void {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      this.byte(tag).varint(name.length);
-      this.pos += this.buf.write(name, this.pos, name.length, 'latin1');
-    }
-  }
-
   headerOpts(tag: number, list: HeaderList): void {
     for (let i = 0; i < list.count; i++) {
       this.byte(tag).varint(list.bytes[i]!);
       this.byte(T1_LEN).varint(list.headerValueBytes[i]!);
-      this.text(T1_LEN, list.keys[i]!, list.keyBytes[i]!).text(T2_LEN, list.values[i]!, list.valueBytes[i]!);
+      const key = list.keyEncoded[i];
+      if (key === undefined) this.text(T1_LEN, list.keys[i]!, list.keyBytes[i]!);
+      else if (key.length !== 0) this.byte(T1_LEN).varint(key.length).copy(key);
+      this.text(T2_LEN, list.values[i]!, list.valueBytes[i]!);
       this.byte(T3_VARINT).varint(OVERWRITE_IF_EXISTS_OR_ADD);
     }
   }

@@ -83,3 +83,25 @@ t.test('every dynamic_metadata field, as protobufjs encodes them (absent and non
     decision_id: ID, reason: 'allowed', stage: 'engine', principal: 'zoë@exämple', tenant: 'acme', route: 'read-project', action: 'read',
   });
 });
+
+t.test('owned names the client sent go into headers_to_remove, as protobufjs encodes them (non-ASCII and long ones too)', async (t) => {
+  const d = decision({});
+  const requestHeaders: Array<readonly [string, string]> = [
+    ['accept', 'a'], ['x-budget-remaining-x', '1'], ['x-authz-ünïcode', '2'], [`x-authz-${'l'.repeat(300)}`, '3'],
+    ['x-authz-principal', 'mallory'], // set by the decision: overwritten, not removed
+  ];
+  for (let round = 0; round < 2; round++) {
+    const expected = frameMessage(CheckResponse.encode(checkResponseFor(d, requestHeaders)).finish());
+    t.equal(encodeCheckResponseFrame(d, requestHeaders).toString('hex'), Buffer.from(expected).toString('hex'), `round ${round}: same bytes`);
+  }
+  const read = readUnaryBody(encodeCheckResponseFrame(d, requestHeaders));
+  if (read.kind !== 'message') return t.fail('not a message');
+  const removed = (CheckResponse.toObject(CheckResponse.decode(read.message)) as { okResponse: { headersToRemove: string[] } })
+    .okResponse.headersToRemove;
+  t.ok(removed.includes('x-authz-ünïcode'), 'the non-ASCII name comes back as sent');
+  t.ok(removed.includes('x-budget-remaining-x'));
+  t.ok(removed.includes(`x-authz-${'l'.repeat(300)}`));
+  t.notOk(removed.includes('x-authz-principal'));
+  t.same(encodeCheckResponseFrame(d).toString('hex'), Buffer.from(frameMessage(CheckResponse.encode(checkResponseFor(d)).finish())).toString('hex'),
+    'and the next response without them is unaffected');
+});
