@@ -361,8 +361,12 @@ class GrpcAuthzServer {
     // from a decide() that forgot to check `malformed`.
     if (call.malformed !== undefined && decision.allowed) decision = transportDeny(403, call.malformed, this.metrics);
     let frame: Buffer;
+    const headerList = call.headerList;
+    // node:http2 keeps a finished stream (and so its Call) reachable for a
+    // while; the request's headers should not live as long.
+    call.headerList = undefined;
     try {
-      frame = encodeCheckResponseFrame(decision, call.headerList, this.opts.dynamicMetadata?.());
+      frame = encodeCheckResponseFrame(decision, headerList, this.opts.dynamicMetadata?.());
     } catch (err) {
       // Still a deny Envoy enforces, from a Decision we know encodes.
       this.internal.record('grpc', err);
