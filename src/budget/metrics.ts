@@ -14,14 +14,12 @@ export class BudgetMetrics {
   readonly leaseGrants: Counter<'tenant'>;
   readonly leaseReturns: Counter<'reason'>;
   readonly reconciled: Counter;
-  private readonly chargedChildren = new Map<string, { inc(): void }>();
-  private lastTenant: string | undefined;
-  private lastPath: ChargePath | undefined;
-  private lastChild: { inc(): void } | undefined;
+  /** Charges not yet handed to `charged`, by tenant and path (shared by every BudgetMetrics on the registry). */
+  private readonly pendingCharged: Map<string, PendingCharge>;
+  private lastCell: PendingCharge | undefined;
 
   constructor(registry: Registry) {
-    this.charged = counter(registry, 'authz_budget_charged_total',
-      'Decisions charged against budgets, by tenant and how (memory, redis, lease, local fallback).', ['tenant', 'path']);
+    ({ counter: this.charged, pending: this.pendingCharged } = chargedCounter(registry));
     this.warnings = counter(registry, 'authz_budget_warnings_total',
       'Allowed decisions that crossed warn_at of a budget.', ['tenant', 'budget']);
     this.exhausted = counter(registry, 'authz_budget_exhausted_total',
@@ -42,21 +40,54 @@ export class BudgetMetrics {
       'Local fallback charges written back to Redis after an outage.', []);
   }
 
+  /**
+   * Every allowed charge counts one here: it stays off prom-client's per-call
+   * path (a labelled child's inc() validates and looks up its series each
+   * time), counted in a plain cell and handed to the Counter when collected.
+   */
   countCharged(tenant: string, path: ChargePath): void {
     // Consecutive charges usually share tenant and path: skip the key and the lookup.
-    if (tenant !== this.lastTenant || path !== this.lastPath || this.lastChild === undefined) {
+    let cell = this.lastCell;
+    if (cell === undefined || cell.tenant !== tenant || cell.path !== path) {
       const key = `${tenant}\u0000${path}`;
-      let child = this.chargedChildren.get(key);
-      if (child === undefined) {
-        child = this.charged.labels(tenant, path);
-        this.chargedChildren.set(key, child);
-      }
-      this.lastTenant = tenant;
-      this.lastPath = path;
-      this.lastChild = child;
+      cell = this.pendingCharged.get(key);
+      if (cell === undefined) this.pendingCharged.set(key, (cell = { tenant, path, pending: 0 }));
+      this.lastCell = cell;
     }
-    this.lastChild.inc();
+    cell.pending++;
   }
+}
+
+interface PendingCharge {
+  readonly tenant: string;
+  readonly path: ChargePath;
+  pending: number;
+}
+
+const pendingByCounter = new WeakMap<Counter<'tenant' | 'path'>, Map<string, PendingCharge>>();
+
+/** authz_budget_charged_total and its pending cells, created once per registry. */
+function chargedCounter(registry: Registry): { counter: Counter<'tenant' | 'path'>; pending: Map<string, PendingCharge> } {
+  const name = 'authz_budget_charged_total';
+  const existing = registry.getSingleMetric(name) as Counter<'tenant' | 'path'> | undefined;
+  const known = existing === undefined ? undefined : pendingByCounter.get(existing);
+  if (existing !== undefined && known !== undefined) return { counter: existing, pending: known };
+  const pending = new Map<string, PendingCharge>();
+  const charged: Counter<'tenant' | 'path'> = new Counter({
+    name,
+    help: 'Decisions charged against budgets, by tenant and how (memory, redis, lease, local fallback).',
+    labelNames: ['tenant', 'path'],
+    registers: [registry],
+    collect: () => {
+      for (const cell of pending.values()) {
+        if (cell.pending === 0) continue;
+        charged.inc({ tenant: cell.tenant, path: cell.path }, cell.pending);
+        cell.pending = 0;
+      }
+    },
+  });
+  pendingByCounter.set(charged, pending);
+  return { counter: charged, pending };
 }
 
 // Several budget capabilities may share one registry (tests, a reload that

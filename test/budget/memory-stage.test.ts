@@ -37,6 +37,7 @@ t.test('daily budget: remaining, 90% warning, 100% deny with Retry-After to UTC 
   t.match(text, /authz_budget_charged_total\{tenant="acme",path="memory"\} 11/);
   t.match(text, /authz_budget_warnings_total\{tenant="acme",budget="daily"\} 2/);
   t.match(text, /authz_budget_exhausted_total\{tenant="acme",budget="daily",reason="budget_exhausted"\} 2/);
+  t.match(await metrics.registry.metrics(), /authz_budget_charged_total\{tenant="acme",path="memory"\} 11\n/, 'read again: not counted twice');
 });
 
 t.test('monthly budget across the month boundary; the budget that resets last is named', async (t) => {
