@@ -15,9 +15,9 @@
 // --batch: events per Kafka batch (audit.batch.max_events; default 80, about what
 // a caught-up shipper finds every max_wait_ms at 2,000-4,000 decisions/s).
 // --dist: another build's dist/, to compare two builds in one sitting.
-// --cpu-prof: the children's profiles to bench/out/profiles/audit-ship/ (node bench/profile-summary.js).
+// --cpu-prof: the children's profiles of the shipping phase to bench/out/profiles/audit-ship/ (node bench/profile-summary.js).
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ const decision = (i) => ({
 });
 const request = { requestId: '8711913421556461123', method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', headers: {}, source: { address: '10.0.3.7' }, transport: 'grpc' };
 
-async function child({ distDir, dir, events, broker, batch }) {
+async function child({ distDir, dir, events, broker, batch, profDir }) {
   const dist = (p) => import(path.join(distDir, p));
   const { eventJson } = await dist('audit/event.js');
   const { TrailWriter } = await dist('audit/trail/trail-writer.js');
@@ -53,20 +53,38 @@ async function child({ distDir, dir, events, broker, batch }) {
   const config = parseAuditConfig({ sinks: [{ jsonl: { dir } }, { kafka: { brokers: [broker], topic: 'authz-audit', compression: 'gzip' } }] });
   const [sink] = createRemoteSinks(remoteSinksOf(config), { log, dir });
   const shipper = new Shipper(sink, { dir, batchMax: batch, pollMs: config.batch.max_wait_ms, backoffMinMs: 200, backoffMaxMs: 5000 }, log);
+  const profiler = profDir === undefined ? undefined : await startProfiler();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await shipper.drain(Date.now() + 120_000);
   const c = process.cpuUsage(c0);
   const wallMs = performance.now() - t0;
+  if (profiler !== undefined) await profiler.stopInto(profDir);
   const p = shipper.takeProgress();
   await sink.close();
-  return { delivered: p.delivered, cpu_us_per_event: (c.user + c.system) / p.delivered, wall_ms: wallMs };
+  return { delivered: p.delivered, cpu_us_per_event: (c.user + c.system) / p.delivered, sys_us_per_event: c.system / p.delivered, wall_ms: wallMs };
 }
 
-function runChild(args, cpuProf) {
-  const prof = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(BENCH_DIR, 'out', 'profiles', 'audit-ship')}`] : [];
+// The profile covers the shipping phase only (not the untimed writing of the trail before it).
+async function startProfiler() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stopInto(dir) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `ship-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+function runChild(args) {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     c.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`child exited ${code}`))));
@@ -85,19 +103,22 @@ if (values.child) {
 const broker = await startKafkaBroker();
 try {
   const results = [];
+  const sys = [];
   for (let r = 0; r < Number(values.rounds); r++) {
     const dir = path.join(OUT, `round-${r}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const res = await runChild({ distDir: path.resolve(values.dist), dir, events: Number(values.events), broker: broker.address,
-      batch: Number(values.batch) }, values['cpu-prof']);
+      batch: Number(values.batch), profDir: values['cpu-prof'] ? path.join(BENCH_DIR, 'out', 'profiles', 'audit-ship') : undefined });
     if (res.delivered !== Number(values.events)) throw new Error(`delivered ${res.delivered} of ${values.events}`);
     results.push(res.cpu_us_per_event);
+    sys.push(res.sys_us_per_event);
     rmSync(dir, { recursive: true, force: true });
   }
   const sorted = [...results].sort((a, b) => a - b);
   console.log(JSON.stringify({ dist: path.relative(REPO, path.resolve(values.dist)) || '.', events: Number(values.events), batch: Number(values.batch),
     cpu_us_per_event_median: Number(sorted[Math.floor(sorted.length / 2)].toFixed(2)), rounds: results.map((x) => Number(x.toFixed(2))),
+    sys_us_per_event: sys.map((x) => Number(x.toFixed(2))),
     loadavg_1m: Number(os.loadavg()[0].toFixed(2)) }));
 } finally {
   await broker.stop();
