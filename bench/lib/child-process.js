@@ -2,6 +2,7 @@
 // generator never share an event loop, and each can be stopped cleanly.
 import { clearTimeout, setTimeout } from 'node:timers';
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 const STOP_GRACE_MS = 5000;
 
@@ -22,6 +23,8 @@ export function spawnServer(command, args, { env, cwd, onStdoutLine, uid, gid } 
     while ((nl = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
+      // Diagnostics (bench/README.md): a sidecar's stdout (e.g. --trace-gc lines) into a file.
+      if (process.env.BENCH_SIDECAR_STDOUT && args.includes('serve')) appendFileSync(process.env.BENCH_SIDECAR_STDOUT, line + '\n');
       if (onStdoutLine) onStdoutLine(line);
       else tail = (tail + line + '\n').slice(-4000);
     }

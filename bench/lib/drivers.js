@@ -9,7 +9,7 @@
 import { clearTimeout, setTimeout } from 'node:timers';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runTool } from './tools.js';
 import { authzTypes, grpcUnframe } from './proto.js';
@@ -115,6 +115,8 @@ export async function runH2load({ port, bodyFile, streams, clients = 1, rate, du
   const { stdout } = await runTool('h2load', args, { timeoutMs: (durationS + warmupS) * 1000 + GENERATOR_GRACE_MS });
   const summary = parseH2loadSummary(stdout);
   const latenciesUs = readH2loadLog(logFile);
+  // Diagnostics (bench/README.md): the last h2load run's per-request log.
+  if (process.env.BENCH_KEEP_H2LOG) writeFileSync(process.env.BENCH_KEEP_H2LOG, readFileSync(logFile));
   rmSync(logFile, { force: true });
   const p = percentilesMs(latenciesUs.completed);
   return {

@@ -31,7 +31,11 @@ export async function freePorts(count) {
  */
 export async function startSidecar({ config, env = {}, cpuProfDir, bin = SIDECAR_BIN } = {}) {
   const [grpc, http, admin] = await freePorts(3);
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const nodeArgs = [
+    ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    // Diagnostics (bench/README.md): more node flags for the sidecar, e.g. --trace-gc.
+    ...(process.env.BENCH_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ];
   const server = spawnServer(process.execPath, [...nodeArgs, bin, 'serve', '--config', config], {
     cwd: REPO,
     env: {

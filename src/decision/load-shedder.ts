@@ -6,44 +6,100 @@
 //   busy waits for everything queued before it; how late the loop is running
 //   is how long a request arriving now will wait before its decision starts
 //   (the deadline only starts counting then). A timer is due every
-//   `sample_interval_ms`; the lag is how late it ran — and, while it is
-//   overdue, how overdue it is *now*, so that within one long burst of
-//   requests (a socket read can carry hundreds) the later ones see the lag
-//   they are actually in, not the last sample's.
+//   `sample_interval_ms`; the lag is how late it ran. It sheds in two ways:
+//   * while the timer is overdue by more than `max_event_loop_lag_ms` *now*,
+//     every request is shed, so that within one long burst (a socket read
+//     can carry hundreds of requests) the later ones do not wait behind the
+//     earlier ones' decisions;
+//   * a shed *fraction* of the other requests, adjusted at every sample: it
+//     grows while the loop is saturated (busy through the whole sample: it
+//     never waited for I/O, so requests are waiting in its sockets) and late
+//     (more than a quarter of the limit), and decays while the loop waits
+//     for I/O again. Shedding only while late cannot bound latency: the loop
+//     then alternates between bursts it decides and bursts it sheds, answers
+//     about what it answered at saturation, and the backlog grows where the
+//     sidecar cannot see it (the kernel's socket buffers, the clients'
+//     streams). A steady fraction makes the average request cheap enough (a
+//     shed answer costs a fraction of a full decision) that the sidecar
+//     answers as fast as requests come, so the backlog drains. Busy but on
+//     time (a few streams kept busy, nothing waiting) sheds nothing.
 // - Decisions in flight (waiting on Redis, OpenFGA, a JWKS fetch): past
 //   `max_in_flight`, new requests would only queue behind them.
 //
 // A shed decision runs no stage and is not audited (it grants nothing, and
 // auditing it would add to the overload — the audit queue is usually what
 // saturates first); it is counted in authz_shed_total{signal} and in
-// authz_decisions_total with reason `overloaded`.
-import { Counter, type Registry } from 'prom-client';
+// authz_decisions_total with reason `overloaded`; the fraction is the gauge
+// authz_shed_fraction.
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { clearTimeout, setTimeout } from 'node:timers';
+import { performance } from 'node:perf_hooks';
 import type { LoadSheddingConfig } from '../config/schema.js';
-
 
 export type ShedSignal = 'event_loop_lag' | 'in_flight';
 
 const SHED_METRIC = 'authz_shed_total';
+const FRACTION_METRIC = 'authz_shed_fraction';
 
-/** One counter per registry, whichever runtime (hot reload builds new ones) asks first. */
-function shedCounter(registry: Registry): Counter<'signal'> {
-  const existing = registry.getSingleMetric(SHED_METRIC);
-  if (existing !== undefined) return existing as Counter<'signal'>;
-  return new Counter({
+/** The loop busy more than this share of a sample's time: saturated (it never waited for a request). */
+const SATURATED = 0.97;
+/** Busy less than this share: it waits for requests, so it answers them as fast as they come. */
+const KEEPING_UP = 0.9;
+/** Added to the fraction per ms of saturated, late loop: 0.1 per 25 ms turn. */
+const FRACTION_STEP_PER_MS = 0.004;
+/** At most this much per sample: one very long pause (a major GC) must not shed nearly everything after it. */
+const MAX_FRACTION_STEP = 0.25;
+/** Never shed every request by fraction: some real decisions keep the signal honest. */
+const MAX_FRACTION = 0.95;
+/** While the loop keeps up, the fraction halves every this many ms. */
+const FRACTION_HALF_LIFE_MS = 500;
+/** Below this the fraction is zero: no residual shedding on an idle sidecar. */
+const MIN_FRACTION = 0.005;
+
+interface ShedMetrics {
+  readonly counter: Counter<'signal'>;
+  /** The shedders of this registry's runtimes (hot reload builds new ones): the gauge reads the newest. */
+  readonly shedders: LoadShedder[];
+}
+
+const metricsByRegistry = new WeakMap<Registry, ShedMetrics>();
+
+/** One counter and gauge per registry, whichever runtime asks first. */
+function shedMetrics(registry: Registry): ShedMetrics {
+  const known = metricsByRegistry.get(registry);
+  if (known !== undefined) return known;
+  const shedders: LoadShedder[] = [];
+  const counter = (registry.getSingleMetric(SHED_METRIC) as Counter<'signal'> | undefined) ?? new Counter({
     name: SHED_METRIC,
     help: 'Decisions answered overloaded (503) by load shedding, by the signal that shed them',
     labelNames: ['signal'],
     registers: [registry],
   });
+  if (registry.getSingleMetric(FRACTION_METRIC) === undefined) {
+    new Gauge({
+      name: FRACTION_METRIC,
+      help: 'Share of requests load shedding answers overloaded while the event loop is on time (0 when not overloaded)',
+      registers: [registry],
+      collect() {
+        this.set(shedders.at(-1)?.shedFraction ?? 0);
+      },
+    });
+  }
+  const made = { counter, shedders };
+  metricsByRegistry.set(registry, made);
+  return made;
 }
 
 export class LoadShedder {
-  private lastLagMs = 0;
   private due: number;
+  private lastSampleAt: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inFlight = 0;
-  private readonly counter: Counter<'signal'>;
+  private closed = false;
+  private fraction = 0;
+  /** Fraction shedding is deterministic: every request adds the fraction, one is shed per whole unit. */
+  private credit = 0;
+  private readonly metrics: ShedMetrics;
   private readonly settle = (): void => {
     this.inFlight--;
   };
@@ -53,19 +109,30 @@ export class LoadShedder {
     registry: Registry,
     /** performance.now()-based clock; injected by tests. */
     private readonly now: () => number = () => performance.now(),
+    /** The loop's busy share since the last call; injected by tests. */
+    private readonly loopUtilization: () => number = loopUtilizationMeter(),
   ) {
-    this.counter = shedCounter(registry);
-    this.due = this.now() + config.sample_interval_ms;
+    this.metrics = shedMetrics(registry);
+    this.metrics.shedders.push(this);
+    this.lastSampleAt = this.now();
+    this.due = this.lastSampleAt + config.sample_interval_ms;
     this.arm();
+  }
+
+  /** The share of on-time requests being shed now (authz_shed_fraction). */
+  get shedFraction(): number {
+    return this.fraction;
   }
 
   /** The signal that says shed this request, or undefined; counts what it sheds. */
   check(): ShedSignal | undefined {
-    const overdue = this.now() - this.due;
     let signal: ShedSignal | undefined;
-    if (this.lastLagMs > this.config.max_event_loop_lag_ms || overdue > this.config.max_event_loop_lag_ms) signal = 'event_loop_lag';
-    else if (this.inFlight >= this.config.max_in_flight) signal = 'in_flight';
-    if (signal !== undefined) this.counter.inc({ signal });
+    if (this.now() - this.due > this.config.max_event_loop_lag_ms) signal = 'event_loop_lag';
+    else if (this.fraction > 0 && (this.credit += this.fraction) >= 1) {
+      this.credit -= 1;
+      signal = 'event_loop_lag';
+    } else if (this.inFlight >= this.config.max_in_flight) signal = 'in_flight';
+    if (signal !== undefined) this.metrics.counter.inc({ signal });
     return signal;
   }
 
@@ -76,8 +143,11 @@ export class LoadShedder {
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    const i = this.metrics.shedders.indexOf(this);
+    if (i >= 0) this.metrics.shedders.splice(i, 1);
   }
 
   private arm(): void {
@@ -86,10 +156,44 @@ export class LoadShedder {
     this.timer.unref();
   }
 
-  private readonly sample = (): void => {
+  /** Its timer's work, every `sample_interval_ms`; tests call it to stand for a timer that ran. */
+  readonly sample = (): void => {
+    if (this.closed) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
     const now = this.now();
-    this.lastLagMs = Math.max(0, now - this.due);
+    this.adjust(Math.max(0, now - this.due), now - this.lastSampleAt, this.loopUtilization());
+    this.lastSampleAt = now;
     this.due = now + this.config.sample_interval_ms;
     this.arm();
+  };
+
+  /**
+   * One sample: `lagMs` late, `elapsedMs` after the one before, the loop busy for
+   * `utilization` of that time. Past saturation the loop never waits for I/O
+   * (there is always a request in a socket) and runs late; the fraction grows
+   * until the sidecar answers as fast as requests come, which shows as the loop
+   * waiting again — then it decays, and settles where the loop is just not full.
+   * Busy but on time (a few clients keeping a few streams each busy, no backlog
+   * anywhere) sheds nothing.
+   */
+  private adjust(lagMs: number, elapsedMs: number, utilization: number): void {
+    if (utilization > SATURATED && lagMs > this.config.max_event_loop_lag_ms / 4) {
+      this.fraction = Math.min(MAX_FRACTION, this.fraction + Math.min(MAX_FRACTION_STEP, FRACTION_STEP_PER_MS * elapsedMs));
+    } else if (utilization < KEEPING_UP && this.fraction > 0) {
+      this.fraction *= 0.5 ** (elapsedMs / FRACTION_HALF_LIFE_MS);
+      if (this.fraction < MIN_FRACTION) this.fraction = 0;
+    }
+    if (this.fraction === 0) this.credit = 0;
+  }
+}
+
+/** The loop's busy share between calls, from libuv's idle time (the loop waiting for I/O). */
+function loopUtilizationMeter(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const since = performance.eventLoopUtilization(now, last);
+    last = now;
+    return since.utilization;
   };
 }

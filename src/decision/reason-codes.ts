@@ -37,7 +37,7 @@ export const REASON_CODES = {
   stage_error: { status: 503, group: 'decision', meaning: 'a stage threw or answered something that is not a result (a bug or a dependency); fail closed' },
   identity_error: { status: 503, group: 'decision', meaning: 'the identity resolver itself failed (not a bad credential)' },
   internal_error: { status: 503, group: 'decision', meaning: 'the decision or its answer failed unexpectedly; the failure is contained to this request (counted in `authz_internal_errors_total`)' },
-  overloaded: { status: 503, group: 'decision', meaning: 'load shedding (`load_shedding.enabled`): the event loop was running later than `max_event_loop_lag_ms`, or `max_in_flight` decisions were waiting on I/O; answered at once, no stage ran, not audited (counted in `authz_shed_total`). Also gRPC: more request bytes pending across all streams than `server.grpc.max_buffered_bytes` (that deny goes through the authorizer and is audited)' },
+  overloaded: { status: 503, group: 'decision', meaning: 'load shedding (`load_shedding.enabled`): the event loop was running later than `max_event_loop_lag_ms`, or was saturated and late and this request fell in the share being shed (`authz_shed_fraction`), or `max_in_flight` decisions were waiting on I/O; answered at once, no stage ran, not audited (counted in `authz_shed_total`). Also gRPC: more request bytes pending across all streams than `server.grpc.max_buffered_bytes` (that deny goes through the authorizer and is audited)' },
 
   no_route: { status: 403, group: 'request', meaning: 'no route matches method + path + host' },
   malformed_request: { status: 403, group: 'request', meaning: 'the CheckRequest could not be decoded' },

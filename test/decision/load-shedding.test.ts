@@ -2,7 +2,7 @@
 // on I/O, requests are answered 503 `overloaded` at once — no stage runs, no
 // audit event — and counted in authz_shed_total; once the sidecar catches up
 // it decides again. Behaviour only: the lateness is made, not measured.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Authorizer } from '../../src/decision/authorizer.js';
 import type { CompiledRoute } from '../../src/decision/interfaces.js';
 import { LoadShedder } from '../../src/decision/load-shedder.js';
@@ -106,3 +106,74 @@ t.test('decisions waiting on I/O past max_in_flight shed new ones; no stage runs
   t.equal((await next).allowed, true);
   t.equal(audited.length, 2, 'decided ones are audited');
 });
+
+/**
+ * A shedder on a made clock and a made loop utilization. `turn` stands for one
+ * run of its timer: due `sample_interval_ms` (5) after the last, run `lagMs`
+ * late, the loop busy for `busy` of the time between. (Its real timer may run
+ * too; on the stopped clock it changes nothing.)
+ */
+function madeShedder(t: Test) {
+  const metrics = new SidecarMetrics({ defaultMetrics: false });
+  let clock = 0;
+  let utilization = 0;
+  const shedder = new LoadShedder({ ...SHEDDING, max_in_flight: 1000 }, metrics.registry, () => clock, () => utilization);
+  t.teardown(() => shedder.close());
+  return {
+    shedder,
+    registry: metrics.registry,
+    turn(lagMs: number, busy: number, times = 1) {
+      for (let i = 0; i < times; i++) {
+        clock += SHEDDING.sample_interval_ms + lagMs;
+        utilization = busy;
+        shedder.sample();
+      }
+    },
+    /** How many of n requests made now are shed. */
+    shedOf(n: number) {
+      let shed = 0;
+      for (let i = 0; i < n; i++) if (shedder.check() !== undefined) shed++;
+      return shed;
+    },
+  };
+}
+
+t.test('a saturated, late loop sheds a growing share of requests until it keeps up, then decides them all again', async (t) => {
+  const s = madeShedder(t);
+  t.equal(s.shedOf(100), 0, 'an idle sidecar sheds nothing');
+  s.turn(15, 1); // 15 ms late (under the 20 ms limit), the loop never idle
+  const first = s.shedOf(1000);
+  t.ok(first > 0 && first < 1000, `one saturated turn sheds some requests, not all (${first} of 1000)`);
+  s.turn(15, 1, 10);
+  const later = s.shedOf(1000);
+  t.ok(later > first, `saturation that goes on sheds more (${later} of 1000)`);
+  t.ok(later < 1000, 'never every request by fraction: some decisions go on');
+  t.equal(await metricOf(s.registry, 'authz_shed_fraction'), s.shedder.shedFraction, 'the share is the gauge authz_shed_fraction');
+  t.ok(Math.abs(later / 1000 - s.shedder.shedFraction) < 0.01, 'requests are shed in that share');
+
+  s.turn(2, 0.95, 20); // on time, busy but not saturated: hold
+  t.ok(Math.abs(s.shedOf(1000) - later) <= 1, 'at the edge (busy, not saturated) the share holds');
+  s.turn(0, 0.5, 2000); // ten seconds of a loop that waits for requests again
+  t.equal(s.shedder.shedFraction, 0, 'keeping up, the share decays to nothing');
+  t.equal(s.shedOf(1000), 0, 'and every request is decided');
+  t.equal(await metricOf(s.registry, 'authz_shed_fraction'), 0);
+});
+
+t.test('a loop busy all the time but on time (a few streams kept busy, nothing waiting) sheds nothing', async (t) => {
+  const s = madeShedder(t);
+  s.turn(1, 1, 1000);
+  t.equal(s.shedOf(1000), 0);
+});
+
+t.test('one long pause does not shed nearly everything after it', async (t) => {
+  const s = madeShedder(t);
+  s.turn(2000, 1); // a two-second stall
+  const shed = s.shedOf(1000);
+  t.ok(shed > 0 && shed <= 250, `at most a quarter (${shed} of 1000)`);
+});
+
+async function metricOf(registry: SidecarMetrics['registry'], name: string): Promise<number> {
+  const text = await registry.getSingleMetricAsString(name);
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}

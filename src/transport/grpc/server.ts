@@ -429,6 +429,15 @@ function onData(this: GrpcStream, chunk: Buffer): void {
 function onEnd(this: GrpcStream): void {
   const call = this[CALL];
   if (call === undefined || call.answered || call.draining) return;
+  if (this.aborted) {
+    // Reset by the client before its message was complete (node ends the readable side on a
+    // reset): nobody is waiting for an answer, and deciding a partial body would record a
+    // bad_framing deny the client never asked for.
+    call.server.settle(this, call);
+    call.answered = true;
+    call.server.metrics?.abandoned.inc();
+    return;
+  }
   const body = call.rest !== undefined ? Buffer.concat(call.rest, call.size) : (call.first ?? Buffer.alloc(0));
   call.server.settle(this, call);
   try {

@@ -110,9 +110,11 @@ t.test('raw gRPC framing', async (t) => {
 t.test('client resets while decide() is pending do not hurt the server', async (t) => {
   const pending: Array<(d: Decision) => void> = [];
   let slow = true;
-  const server = await startStubServer(() =>
-    slow ? new Promise<Decision>((resolve) => pending.push(resolve)) : allowDecision(),
-  );
+  let decided = 0;
+  const server = await startStubServer(() => {
+    decided++;
+    return slow ? new Promise<Decision>((resolve) => pending.push(resolve)) : allowDecision();
+  });
   const session = connect(server.port);
   t.teardown(async () => { session.close(); await server.close(); });
 
@@ -137,4 +139,6 @@ t.test('client resets while decide() is pending do not hurt the server', async (
   const res = await rawCall(session, CHECK_PATH, frame(validRequest()));
   t.equal(res.grpcStatus, 0);
   t.equal(decodeResponse(res.body).status?.code ?? 0, 0, 'still answering on the same connection');
+  // The server reads frames in order: the reset reached it before the last call did.
+  t.equal(decided, streams.length + 1, 'the call reset mid-message was never decided (no bad_framing deny, no audit event)');
 });
