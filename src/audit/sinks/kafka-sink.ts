@@ -15,6 +15,7 @@ import type { KafkaSinkConfig } from '../config.js';
 import type { AuditEventV1 } from '../event.js';
 import type { RemoteSink, TrailRecord } from '../shipping/remote-sink.js';
 import { useSyncGzip } from './kafka-gzip.js';
+import { fixKafkajsIdleLoop } from './kafkajs-idle-loop-fix.js';
 import { memoizedDefaultPartitioner } from './kafka-partitioner.js';
 
 export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
@@ -23,6 +24,7 @@ export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
 export type KafkaEventFields = Pick<AuditEventV1, 'decision_id' | 'tenant_id' | 'timestamp' | 'resource_type' | 'resource_id'>;
 
 useSyncGzip();
+fixKafkajsIdleLoop();
 
 // Header values that are the same in every record, encoded once (kafkajs copies a Buffer instead of encoding a string).
 const SPECVERSION = Buffer.from('1.0');
