@@ -71,6 +71,7 @@ export const auditConfigSchema = z.strictObject({
   /** Shipping batches (read from the trail by the shipper thread). */
   batch: z.strictObject({
     max_events: z.number().int().positive().default(500),
+    /** Caught up: how long the oldest unsent event waits for a fuller batch, and the poll interval for new lines. */
     max_wait_ms: z.number().int().nonnegative().default(20),
   }).prefault({}),
   /** Trail unwritable or at max_bytes with nothing shipped to delete: deny (no unaudited access) or drop and count. */

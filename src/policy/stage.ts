@@ -83,8 +83,6 @@ class PolicyStage implements Stage {
     } catch (err) {
       const kind = err instanceof PolicyEvalError ? err.kind : 'error';
       this.deps.metrics.countEvalFailure(kind);
-      // Stopped because the decision's deadline passed: the answer says so (as for a late answer), not policy_error.
-      if (kind === 'timeout' && this.deps.now() > ctx.deadline) return LATE;
       this.deps.log.warn({ decision_id: ctx.decisionId, route: this.route, revision: policy.revision, kind,
         err: (err as Error).message }, 'policy evaluation failed');
       return ERROR;

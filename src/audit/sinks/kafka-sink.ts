@@ -9,12 +9,14 @@
 // can never collide with the old producer's sequence numbers (a retried
 // batch is then a duplicate with the same ce_id, never a loss).
 import { hostname } from 'node:os';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Producer, type logCreator } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Message, type Producer, type logCreator } from 'kafkajs';
 import type { Logger } from '../../observability/logger.js';
 import type { KafkaSinkConfig } from '../config.js';
 import type { AuditEventV1 } from '../event.js';
 import type { RemoteSink, TrailRecord } from '../shipping/remote-sink.js';
 import { useSyncGzip } from './kafka-gzip.js';
+import { fixKafkajsIdleLoop } from './kafkajs-idle-loop-fix.js';
+import { memoizedDefaultPartitioner } from './kafka-partitioner.js';
 
 export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
 
@@ -22,6 +24,7 @@ export const CLOUDEVENTS_TYPE = 'dev.authz-sidecar.decision.v1';
 export type KafkaEventFields = Pick<AuditEventV1, 'decision_id' | 'tenant_id' | 'timestamp' | 'resource_type' | 'resource_id'>;
 
 useSyncGzip();
+fixKafkajsIdleLoop();
 
 // Header values that are the same in every record, encoded once (kafkajs copies a Buffer instead of encoding a string).
 const SPECVERSION = Buffer.from('1.0');
@@ -123,7 +126,7 @@ export class KafkaSink implements RemoteSink {
       const producer = this.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: memoizedDefaultPartitioner,
         retry: { retries: 3, initialRetryTime: 50, maxRetryTime: Math.max(100, Math.floor(this.config.timeout_ms / 4)) },
       });
       const connecting = producer.connect().then(
