@@ -47,8 +47,8 @@ const SATURATED = 0.97;
 const KEEPING_UP = 0.9;
 /** Added to the fraction per ms of saturated, late loop: 0.1 per 25 ms turn. */
 const FRACTION_STEP_PER_MS = 0.004;
-/** At most this much per sample: one very long pause (a major GC) must not shed nearly everything after it. */
-const MAX_FRACTION_STEP = 0.25;
+/** At most this much per sample: one long pause (a mark-compact of 100 ms under load) must not shed a quarter of the traffic for seconds after it. */
+const MAX_FRACTION_STEP = 0.05;
 /** Never shed every request by fraction: some real decisions keep the signal honest. */
 const MAX_FRACTION = 0.95;
 /** While the loop keeps up, the fraction halves every this many ms. */
