@@ -1,6 +1,7 @@
 // The budget room's metrics, on the sidecar's registry. Labels are bounded:
 // `tenant` is a configured tenant or `_default`, `budget` a configured budget name.
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { CellCounter, type CountCell } from '../observability/cell-counter.js';
 import type { ChargePath } from './backend.js';
 
 export class BudgetMetrics {
@@ -14,12 +15,14 @@ export class BudgetMetrics {
   readonly leaseGrants: Counter<'tenant'>;
   readonly leaseReturns: Counter<'reason'>;
   readonly reconciled: Counter;
-  /** Charges not yet handed to `charged`, by tenant and path (shared by every BudgetMetrics on the registry). */
-  private readonly pendingCharged: Map<string, PendingCharge>;
-  private lastCell: PendingCharge | undefined;
+  /** Charges counted in plain cells (shared by every BudgetMetrics on the registry). */
+  private readonly chargedCells: CellCounter<'tenant' | 'path'>;
+  private lastCell: CountCell<'tenant' | 'path'> | undefined;
 
   constructor(registry: Registry) {
-    ({ counter: this.charged, pending: this.pendingCharged } = chargedCounter(registry));
+    this.chargedCells = CellCounter.on(registry, 'authz_budget_charged_total',
+      'Decisions charged against budgets, by tenant and how (memory, redis, lease, local fallback).', ['tenant', 'path']);
+    this.charged = this.chargedCells.counter;
     this.warnings = counter(registry, 'authz_budget_warnings_total',
       'Allowed decisions that crossed warn_at of a budget.', ['tenant', 'budget']);
     this.exhausted = counter(registry, 'authz_budget_exhausted_total',
@@ -40,54 +43,16 @@ export class BudgetMetrics {
       'Local fallback charges written back to Redis after an outage.', []);
   }
 
-  /**
-   * Every allowed charge counts one here: it stays off prom-client's per-call
-   * path (a labelled child's inc() validates and looks up its series each
-   * time), counted in a plain cell and handed to the Counter when collected.
-   */
+  /** Every allowed charge counts one here: in a plain cell, off prom-client's per-call path (observability/cell-counter.ts). */
   countCharged(tenant: string, path: ChargePath): void {
     // Consecutive charges usually share tenant and path: skip the key and the lookup.
     let cell = this.lastCell;
-    if (cell === undefined || cell.tenant !== tenant || cell.path !== path) {
-      const key = `${tenant}\u0000${path}`;
-      cell = this.pendingCharged.get(key);
-      if (cell === undefined) this.pendingCharged.set(key, (cell = { tenant, path, pending: 0 }));
+    if (cell === undefined || cell.labels.tenant !== tenant || cell.labels.path !== path) {
+      cell = this.chargedCells.cell({ tenant, path });
       this.lastCell = cell;
     }
     cell.pending++;
   }
-}
-
-interface PendingCharge {
-  readonly tenant: string;
-  readonly path: ChargePath;
-  pending: number;
-}
-
-const pendingByCounter = new WeakMap<Counter<'tenant' | 'path'>, Map<string, PendingCharge>>();
-
-/** authz_budget_charged_total and its pending cells, created once per registry. */
-function chargedCounter(registry: Registry): { counter: Counter<'tenant' | 'path'>; pending: Map<string, PendingCharge> } {
-  const name = 'authz_budget_charged_total';
-  const existing = registry.getSingleMetric(name) as Counter<'tenant' | 'path'> | undefined;
-  const known = existing === undefined ? undefined : pendingByCounter.get(existing);
-  if (existing !== undefined && known !== undefined) return { counter: existing, pending: known };
-  const pending = new Map<string, PendingCharge>();
-  const charged: Counter<'tenant' | 'path'> = new Counter({
-    name,
-    help: 'Decisions charged against budgets, by tenant and how (memory, redis, lease, local fallback).',
-    labelNames: ['tenant', 'path'],
-    registers: [registry],
-    collect: () => {
-      for (const cell of pending.values()) {
-        if (cell.pending === 0) continue;
-        charged.inc({ tenant: cell.tenant, path: cell.path }, cell.pending);
-        cell.pending = 0;
-      }
-    },
-  });
-  pendingByCounter.set(charged, pending);
-  return { counter: charged, pending };
 }
 
 // Several budget capabilities may share one registry (tests, a reload that

@@ -2,6 +2,7 @@
 // process). Rooms add their own metrics to `registry`; the ones every decision
 // touches live here so the hot path reaches them without a lookup by name.
 import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { CellCounter, type CountCell } from './cell-counter.js';
 
 /**
  * prom-client's process and Node.js metrics on `registry`, less the three
@@ -21,17 +22,11 @@ export class SidecarMetrics {
   readonly registry = new Registry();
 
   // The two metrics every decision touches are kept out of prom-client's
-  // per-call path, which hashes the label object and validates labels on
-  // every inc()/observe() (~1 µs a decision, measured): counts are kept in
-  // plain cells and handed to the Counter when it is collected; the latency
-  // histogram keeps its own bucket arrays (DecisionLatencyHistogram below).
-  readonly decisions = new Counter({
-    name: 'authz_decisions_total',
-    help: 'Decisions by result (allow, deny, dryrun_allow, warn_allow), reason code and deciding stage.',
-    labelNames: ['result', 'reason', 'stage'] as const,
-    registers: [this.registry],
-    collect: () => this.flushDecisionCounts(),
-  });
+  // per-call path: counts in plain cells (observability/cell-counter.ts), the
+  // latency histogram in its own bucket arrays (DecisionLatencyHistogram below).
+  private readonly decisionCells = CellCounter.on(this.registry, 'authz_decisions_total',
+    'Decisions by result (allow, deny, dryrun_allow, warn_allow), reason code and deciding stage.', ['result', 'reason', 'stage'] as const);
+  readonly decisions = this.decisionCells.counter;
 
   readonly decisionSeconds = new DecisionLatencyHistogram(
     'authz_decision_duration_seconds',
@@ -54,10 +49,8 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
-  /** result → stage → reason → count not yet handed to `decisions`. */
-  private readonly pendingDecisions = new Map<string, Map<string, Map<string, DecisionCount>>>();
   /** The cell counted last: consecutive decisions usually share their labels. */
-  private lastDecision: DecisionCount | undefined;
+  private lastDecision: CountCell<'result' | 'reason' | 'stage'> | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) registerDefaultMetrics(this.registry);
@@ -65,8 +58,8 @@ export class SidecarMetrics {
 
   countDecision(result: string, reason: string, stage: string): void {
     let cell = this.lastDecision;
-    if (cell === undefined || cell.result !== result || cell.reason !== reason || cell.stage !== stage) {
-      cell = this.decisionCell(result, reason, stage);
+    if (cell === undefined || cell.labels.result !== result || cell.labels.reason !== reason || cell.labels.stage !== stage) {
+      cell = this.decisionCells.cell({ result, reason, stage });
       this.lastDecision = cell;
     }
     cell.pending++;
@@ -75,35 +68,6 @@ export class SidecarMetrics {
   observeDecision(transport: string, seconds: number): void {
     this.decisionSeconds.observe(transport, seconds);
   }
-
-  private decisionCell(result: string, reason: string, stage: string): DecisionCount {
-    let byStage = this.pendingDecisions.get(result);
-    if (byStage === undefined) this.pendingDecisions.set(result, (byStage = new Map()));
-    let byReason = byStage.get(stage);
-    if (byReason === undefined) byStage.set(stage, (byReason = new Map()));
-    let cell = byReason.get(reason);
-    if (cell === undefined) byReason.set(reason, (cell = { result, reason, stage, pending: 0 }));
-    return cell;
-  }
-
-  private flushDecisionCounts(): void {
-    for (const byStage of this.pendingDecisions.values()) {
-      for (const byReason of byStage.values()) {
-        for (const cell of byReason.values()) {
-          if (cell.pending === 0) continue;
-          this.decisions.inc({ result: cell.result, reason: cell.reason, stage: cell.stage }, cell.pending);
-          cell.pending = 0;
-        }
-      }
-    }
-  }
-}
-
-interface DecisionCount {
-  readonly result: string;
-  readonly reason: string;
-  readonly stage: string;
-  pending: number;
 }
 
 interface HistogramValue {

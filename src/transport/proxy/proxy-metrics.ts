@@ -3,10 +3,10 @@
 //
 // Both are touched by every forwarded request, so they stay off prom-client's
 // per-call path (which validates and hashes the labels on each inc() and
-// observe(), labelled child or not): outcomes are counted in plain cells and
-// handed to the Counter when it is collected, and the latency histogram is
-// the sidecar's own bucket-array histogram (observability/metrics.ts).
-import { Counter } from 'prom-client';
+// observe(), labelled child or not): outcomes are counted in plain cells
+// (observability/cell-counter.ts), and the latency histogram is the
+// sidecar's own bucket-array histogram (observability/metrics.ts).
+import { CellCounter } from '../../observability/cell-counter.js';
 import { DecisionLatencyHistogram, type SidecarMetrics } from '../../observability/metrics.js';
 
 export type ProxyOutcome =
@@ -19,20 +19,10 @@ export interface ProxyMetrics {
 }
 
 export function createProxyMetrics(metrics: SidecarMetrics, upstream: string): ProxyMetrics {
-  const pending = new Map<ProxyOutcome, number>();
-  let ok = 0;
-  const requests = new Counter({
-    name: 'authz_proxy_upstream_requests_total',
-    help: 'Allowed requests forwarded by the inline proxy, by upstream and outcome (ok, upstream_unavailable, upstream_timeout, body_too_large, upload_timeout, client_abort, upgraded).',
-    labelNames: ['upstream', 'outcome'] as const,
-    registers: [metrics.registry],
-    collect: () => {
-      if (ok > 0) pending.set('ok', (pending.get('ok') ?? 0) + ok);
-      ok = 0;
-      for (const [outcome, n] of pending) if (n > 0) requests.inc({ upstream, outcome }, n);
-      pending.clear();
-    },
-  });
+  const requests = CellCounter.on(metrics.registry, 'authz_proxy_upstream_requests_total',
+    'Allowed requests forwarded by the inline proxy, by upstream and outcome (ok, upstream_unavailable, upstream_timeout, body_too_large, upload_timeout, client_abort, upgraded).',
+    ['upstream', 'outcome']);
+  const ok = requests.cell({ upstream, outcome: 'ok' });
   const seconds = new DecisionLatencyHistogram(
     'authz_proxy_upstream_response_seconds',
     'Time from forwarding a request to the upstream\'s response headers.',
@@ -42,8 +32,7 @@ export function createProxyMetrics(metrics: SidecarMetrics, upstream: string): P
   );
   return {
     count(outcome) {
-      if (outcome === 'ok') ok++;
-      else pending.set(outcome, (pending.get(outcome) ?? 0) + 1);
+      (outcome === 'ok' ? ok : requests.cell({ upstream, outcome })).pending++;
     },
     observeResponse: (s) => seconds.observe(upstream, s),
   };
