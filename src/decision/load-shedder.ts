@@ -31,7 +31,8 @@
 // saturates first); it is counted in authz_shed_total{signal} and in
 // authz_decisions_total with reason `overloaded`; the fraction is the gauge
 // authz_shed_fraction.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { CellCounter, type CountCell } from '../observability/cell-counter.js';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import type { LoadSheddingConfig } from '../config/schema.js';
@@ -57,7 +58,8 @@ const FRACTION_HALF_LIFE_MS = 500;
 const MIN_FRACTION = 0.005;
 
 interface ShedMetrics {
-  readonly counter: Counter<'signal'>;
+  /** Per signal: counted per shed request, which past saturation is most requests. */
+  readonly shed: Readonly<Record<ShedSignal, CountCell<'signal'>>>;
   /** The shedders of this registry's runtimes (hot reload builds new ones): the gauge reads the newest. */
   readonly shedders: LoadShedder[];
 }
@@ -69,23 +71,20 @@ function shedMetrics(registry: Registry): ShedMetrics {
   const known = metricsByRegistry.get(registry);
   if (known !== undefined) return known;
   const shedders: LoadShedder[] = [];
-  const counter = (registry.getSingleMetric(SHED_METRIC) as Counter<'signal'> | undefined) ?? new Counter({
-    name: SHED_METRIC,
-    help: 'Decisions answered overloaded (503) by load shedding, by the signal that shed them',
-    labelNames: ['signal'],
+  const counter = CellCounter.on(registry, SHED_METRIC,
+    'Decisions answered overloaded (503) by load shedding, by the signal that shed them', ['signal']);
+  new Gauge({
+    name: FRACTION_METRIC,
+    help: 'Share of requests load shedding answers overloaded while the event loop is on time (0 when not overloaded)',
     registers: [registry],
+    collect() {
+      this.set(shedders.at(-1)?.shedFraction ?? 0);
+    },
   });
-  if (registry.getSingleMetric(FRACTION_METRIC) === undefined) {
-    new Gauge({
-      name: FRACTION_METRIC,
-      help: 'Share of requests load shedding answers overloaded while the event loop is on time (0 when not overloaded)',
-      registers: [registry],
-      collect() {
-        this.set(shedders.at(-1)?.shedFraction ?? 0);
-      },
-    });
-  }
-  const made = { counter, shedders };
+  const made: ShedMetrics = {
+    shed: { event_loop_lag: counter.cell({ signal: 'event_loop_lag' }), in_flight: counter.cell({ signal: 'in_flight' }) },
+    shedders,
+  };
   metricsByRegistry.set(registry, made);
   return made;
 }
@@ -132,7 +131,7 @@ export class LoadShedder {
       this.credit -= 1;
       signal = 'event_loop_lag';
     } else if (this.inFlight >= this.config.max_in_flight) signal = 'in_flight';
-    if (signal !== undefined) this.metrics.counter.inc({ signal });
+    if (signal !== undefined) this.metrics.shed[signal].pending++;
     return signal;
   }
 
