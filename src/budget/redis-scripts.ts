@@ -7,6 +7,11 @@ import type { Cluster, Redis } from 'ioredis';
  * A batch of charges, each checked and charged as if it ran alone, one after
  * another: a charge is admitted only if every one of its counters has room
  * after the charges before it, and then charges all of them (or none).
+ * Charges of the same shape (same counters, same amounts) come as a group of
+ * n: the first `fit` of them are admitted, where `fit` is the most that
+ * leave every counter within its limit — exactly what n such charges one by
+ * one would do, since once one is refused the ones after it find the same
+ * counters and are refused too.
  *
  * KEYS: the distinct counters of the batch.
  * ARGV[1]: a nonce, echoed first in the reply (a reply meant for another
@@ -16,13 +21,13 @@ import type { Cluster, Redis } from 'ioredis';
  *   a lease slice on top, once for the batch if a charge on it was admitted:
  *   a fraction of what is left after the batch (fraction > 0), or up to
  *   `lease` units.
- * Then the number of charges, and for each: its number of counters m, then m
- *   pairs (counter index k, amount).
+ * Then the number of groups, and for each: its number of charges n, its
+ *   number of counters m, then m pairs (counter index k, amount).
  *
- * Reply, all integers: nonce, number of charges; per charge: admitted (1|0),
- * the refusing counter's position in the charge (1-based, 0 when admitted),
- * then per counter of the charge its value (after the charge when admitted,
- * as found when refused); then per counter k: the slice granted, the
+ * Reply, all integers: nonce, number of groups; per group: how many of its
+ * charges were admitted, the position (1-based, 0 when all were admitted) of
+ * the counter that refused the next one, then per counter of the group its
+ * value before the group; then per counter k: the slice granted, the
  * counter's value in Redis at the end. When several counters refuse, the one
  * whose window ends last is named: it is the one Retry-After must wait for.
  */
@@ -39,34 +44,54 @@ for k = 1, nkeys do
   before[k] = v
 end
 local p = 3 * nkeys + 3
-local ncharges = tonumber(ARGV[p])
+local ngroups = tonumber(ARGV[p])
 p = p + 1
-local out = {tonumber(ARGV[1]), ncharges}
-for c = 1, ncharges do
-  local m = tonumber(ARGV[p])
-  p = p + 1
+local out = {tonumber(ARGV[1]), ngroups}
+for g = 1, ngroups do
+  local n = tonumber(ARGV[p])
+  local m = tonumber(ARGV[p + 1])
+  p = p + 2
+  local ks, need = {}, {}
+  for i = 1, m do
+    local k = tonumber(ARGV[p])
+    ks[i] = k
+    need[k] = (need[k] or 0) + tonumber(ARGV[p + 1])
+    p = p + 2
+  end
+  local fit = n
+  for k, a in pairs(need) do
+    local room
+    if a > 0 then
+      room = math.floor((limit[k] - value[k]) / a)
+      if room >= 0 and value[k] + room * a > limit[k] then room = room - 1 end
+    elseif value[k] > limit[k] then
+      room = 0
+    else
+      room = fit
+    end
+    if room < fit then fit = room end
+  end
+  if fit < 0 then fit = 0 end
   local refused = 0
-  local refusedTtl = -1
-  for i = 0, m - 1 do
-    local k = tonumber(ARGV[p + 2 * i])
-    if value[k] + tonumber(ARGV[p + 2 * i + 1]) > limit[k] and ttl[k] > refusedTtl then
-      refused = i + 1
-      refusedTtl = ttl[k]
+  if fit < n then
+    local refusedTtl = -1
+    for i = 1, m do
+      local k = ks[i]
+      if value[k] + (fit + 1) * need[k] > limit[k] and ttl[k] > refusedTtl then
+        refused = i
+        refusedTtl = ttl[k]
+      end
     end
   end
-  if refused == 0 then
-    for i = 0, m - 1 do
-      local k = tonumber(ARGV[p + 2 * i])
-      value[k] = value[k] + tonumber(ARGV[p + 2 * i + 1])
+  out[#out + 1] = fit
+  out[#out + 1] = refused
+  for i = 1, m do out[#out + 1] = value[ks[i]] end
+  if fit > 0 then
+    for k, a in pairs(need) do
+      value[k] = value[k] + fit * a
       admitted[k] = true
     end
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
   end
-  out[#out + 1] = refused
-  for i = 0, m - 1 do out[#out + 1] = value[tonumber(ARGV[p + 2 * i])] end
-  p = p + 2 * m
 end
 for k = 1, nkeys do
   local extra = 0

@@ -34,13 +34,19 @@ function nonceOf(c: Command): number {
 }
 
 /**
- * The exact reply for a batch of one charge on one counter (cost 1 unit),
- * with element `at` replaced by `element` (raw RESP): all else is right.
+ * The exact reply for a batch of one charge on one fresh counter (cost 1
+ * unit): nonce, 1 group, 1 admitted, none refused, the counter before (0);
+ * then the counter's slice (0) and end value. Element `at` is replaced by
+ * `element` (raw RESP): all else is right.
  */
 function oneChargeReply(c: Command, at: number, element: string): string {
+  return changedReply(c, { [at]: element });
+}
+
+function changedReply(c: Command, changes: Record<number, string>): string {
   const micro = 1_000_000;
-  const parts = [`:${nonceOf(c)}`, ':1', ':1', ':0', `:${micro}`, ':0', `:${micro}`];
-  parts[at] = element;
+  const parts = [`:${nonceOf(c)}`, ':1', ':1', ':0', ':0', ':0', `:${micro}`];
+  for (const [at, element] of Object.entries(changes)) parts[Number(at)] = element;
   return `*${parts.length}\r\n${parts.join('\r\n')}\r\n`;
 }
 
@@ -66,6 +72,9 @@ const wrongShapes: Array<[string, (c: Command) => string, string]> = [
   ['a simple string for the nonce', (c) => oneChargeReply(c, 0, `+${nonceOf(c)}`), 'malformed'],
   ['one element too few', (c) => oneChargeReply(c, 6, '').replace(/^\*7/, '*6').replace(/\r\n\r\n$/, '\r\n'), 'malformed'],
   ['an admitted charge whose counter exceeds the limit', (c) => oneChargeReply(c, 4, ':999000000'), 'malformed'],
+  ['more charges admitted than the call carried', (c) => oneChargeReply(c, 2, ':2'), 'malformed'],
+  ['an end value the admitted charge does not add up to', (c) => oneChargeReply(c, 6, ':3000000'), 'malformed'],
+  ['a refusal by a counter with room for the charge', (c) => changedReply(c, { 2: ':0', 3: ':1', 6: ':0' }), 'malformed'],
   ['another call\'s answer (the nonce of the next one)', (c) => oneChargeReply(c, 0, `:${nonceOf(c) + 1}`), 'mismatched'],
   ['a bare integer 1', () => ':1\r\n', 'malformed'],
   ['a RESP3 null for a counter', (c) => oneChargeReply(c, 4, '_'), 'protocol'],
