@@ -50,6 +50,9 @@ const IN_FLIGHT = 2;
 /** Without leases no charge asks for a slice (a charge has at most 12 meters: 4 kinds × tenant, class, principal). */
 const NO_SLICES: number[] = new Array<number>(64).fill(0);
 
+/** Full keys remembered by keysOf before the map is cleared. */
+const MAX_FULL_KEYS = 10_000;
+
 /** Keys per RETURN / RECONCILE call. */
 const BATCH = 100;
 
@@ -95,6 +98,8 @@ export class RedisBackend implements BudgetBackend {
   /** By slot on a cluster; one queue ('') on a single Redis. */
   private readonly queues = new Map<string, ChargeQueue>();
   private nonce = 0;
+  /** Meter key → full key (see keysOf). */
+  private readonly fullKeys = new Map<string, string>();
   private warnedCrossSlot = false;
 
   constructor(private readonly opts: RedisBackendOptions) {
@@ -144,9 +149,26 @@ export class RedisBackend implements BudgetBackend {
     return this.chargeRemote(meters, keys, now);
   }
 
+  /**
+   * The full keys, each the same string object for as long as its meter key
+   * is in use: a fresh concatenation per charge had to be flattened and
+   * hashed again by every map that looks it up (the batch's counter index,
+   * the lease book) — measurable at tens of thousands of charges a second.
+   */
   private keysOf(meters: readonly Meter[]): string[] {
     const keys = new Array<string>(meters.length);
-    for (let i = 0; i < meters.length; i++) keys[i] = this.opts.keyPrefix + meters[i]!.key;
+    const full = this.fullKeys;
+    for (let i = 0; i < meters.length; i++) {
+      const key = meters[i]!.key;
+      let k = full.get(key);
+      if (k === undefined) {
+        // Bounded: per-principal keys and rolled-over windows are forgotten wholesale.
+        if (full.size >= MAX_FULL_KEYS) full.clear();
+        k = this.opts.keyPrefix + key;
+        full.set(key, k);
+      }
+      keys[i] = k;
+    }
     return keys;
   }
 
