@@ -111,3 +111,26 @@ t.test('mixed shapes from two sidecars on one near-exhausted budget: admitted as
   t.equal(charges, results.length, 'every decision was charged through a script call');
   t.ok(calls < 240 / 4, `batched: ${charges} charges in ${calls} script calls`);
 });
+
+t.test('a group of free requests: admitted at the limit, refused past it (as one by one)', { skip }, async (t) => {
+  const redis = await startRedisServer(t);
+  const clock = new TestClock(DAY);
+  const b = build(t, {
+    backend: 'redis',
+    redis: { url: redis.url, key_prefix: 'free:', timeout_ms: 2000, probe_interval_ms: 50 },
+    tenants: { acme: { daily: 5 } },
+  }, { clock });
+  await b.cap.ready();
+  const direct = new Redis(redis.url);
+  t.teardown(() => direct.disconnect());
+  const key = `free:{acme}:daily:${dayStart}`;
+  const free = b.stage({ cost: 0 });
+  const burst = () => Promise.all(Array.from({ length: 8 }, () => decide(free)));
+  await direct.set(key, String(5e6), 'PX', 60_000);
+  t.same([...new Set((await burst()).map((r) => r.kind))], ['allow'], 'at the limit, a free request still fits');
+  // Past the limit (an outage's local charges were written back, or the limit was lowered): even a free one is refused.
+  await direct.set(key, String(6e6), 'PX', 60_000);
+  const past = await burst();
+  t.ok(past.every((r) => r.kind === 'deny' && r.reason === 'budget_exhausted'), 'past the limit every free request is refused');
+  t.equal(await direct.get(key), String(6e6), 'nothing was charged');
+});
