@@ -27,6 +27,17 @@ if (out && isMainThread) {
       return undefined;
     }
   };
+  // Per CPU of the machine (jiffies): [busy, idle, steal]. Steal is time the
+  // hypervisor ran something else on our virtual CPU.
+  const readCpus = () => {
+    const cpus = [];
+    for (const line of readFileSync('/proc/stat', 'latin1').split('\n')) {
+      if (!/^cpu\d/.test(line)) continue;
+      const f = line.split(' ').slice(1).map(Number);
+      cpus.push([f[0] + f[1] + f[2] + f[5] + f[6], f[3] + f[4], f[7]]);
+    }
+    return cpus;
+  };
   const readAll = (paths) => {
     let cpu = 0;
     let wait = 0;
@@ -66,7 +77,7 @@ if (out && isMainThread) {
       if (h2loadStat === undefined || readAll(h2loadStat) === undefined) h2loadStat = findH2load();
       listThreads();
     }
-    const row = { t, main: read(mainStat), h2load: h2loadStat ? readAll(h2loadStat) : undefined };
+    const row = { t, main: read(mainStat), h2load: h2loadStat ? readAll(h2loadStat) : undefined, cpus: readCpus() };
     if (tick % 10 === 0) {
       row.threads = {};
       for (const { tid, name } of threads) {

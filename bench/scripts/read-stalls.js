@@ -23,6 +23,9 @@ for (let i = 1; i < samples.length; i++) {
     h2Wait: a.h2load && b.h2load ? (b.h2load[1] - a.h2load[1]) / 1e3 : 0,
     h2Cpu: a.h2load && b.h2load ? (b.h2load[0] - a.h2load[0]) / 1e3 : 0,
     gc: 0, slow: 0, all: 0,
+    // Jiffies (10 ms) are coarse for a 5 ms window; their means over many windows are not.
+    idleCpus: a.cpus && b.cpus ? b.cpus.reduce((s, c, i) => s + (c[1] - a.cpus[i][1]), 0) * 10000 : 0,
+    steal: a.cpus && b.cpus ? b.cpus.reduce((s, c, i) => s + (c[2] - a.cpus[i][2]), 0) * 10000 : 0,
   });
 }
 const first = windows[0]?.from ?? 0;
@@ -48,8 +51,8 @@ for (const [startUs, , durUs] of requests) {
 const used = windows.filter((w) => w.all > 0 && w.from > first + 1000);
 const mean = (ws, k) => (ws.length === 0 ? 0 : ws.reduce((s, w) => s + w[k], 0) / ws.length);
 const row = (label, ws) =>
-  `${label.padEnd(22)}${String(ws.length).padStart(7)}${['mainCpu', 'mainWait', 'gc', 'h2Cpu', 'h2Wait'].map((k) => mean(ws, k).toFixed(0).padStart(10)).join('')}`;
-console.log(`${'5 ms windows'.padEnd(22)}${'n'.padStart(7)}${['main cpu', 'main wait', 'gc', 'h2 cpu', 'h2 wait'].map((s) => s.padStart(10)).join('')}   (µs per window)`);
+  `${label.padEnd(22)}${String(ws.length).padStart(7)}${['mainCpu', 'mainWait', 'gc', 'h2Cpu', 'h2Wait', 'idleCpus', 'steal'].map((k) => mean(ws, k).toFixed(0).padStart(10)).join('')}`;
+console.log(`${'5 ms windows'.padEnd(22)}${'n'.padStart(7)}${['main cpu', 'main wait', 'gc', 'h2 cpu', 'h2 wait', 'idle cpus', 'steal'].map((s) => s.padStart(10)).join('')}   (µs per window)`);
 console.log(row('with a slow request', used.filter((w) => w.slow > 0)));
 console.log(row('without', used.filter((w) => w.slow === 0)));
 const slowCount = requests.filter((r) => r[2] > slowUs).length;
