@@ -1,5 +1,5 @@
 // Joins h2load's per-request log (BENCH_KEEP_H2LOG) with the sidecar's
-// sched-probe samples (bench/lib/sched-probe.js) and says, for the 5 ms
+// sched-probe samples (bench/lib/sched-probe.js) and says, for the ~5 ms
 // windows in which requests were slow and for all the others, how long the
 // sidecar's decision thread ran, how long it waited for a CPU, how long h2load
 // waited for one, and how much of it was GC.
@@ -23,6 +23,7 @@ for (let i = 1; i < samples.length; i++) {
     h2Wait: a.h2load && b.h2load ? (b.h2load[1] - a.h2load[1]) / 1e3 : 0,
     h2Cpu: a.h2load && b.h2load ? (b.h2load[0] - a.h2load[0]) / 1e3 : 0,
     gc: 0, slow: 0, all: 0,
+    wall: (b.t - a.t) * 1000,
     // Jiffies (10 ms) are coarse for a 5 ms window; their means over many windows are not.
     idleCpus: a.cpus && b.cpus ? b.cpus.reduce((s, c, i) => s + (c[1] - a.cpus[i][1]), 0) * 10000 : 0,
     steal: a.cpus && b.cpus ? b.cpus.reduce((s, c, i) => s + (c[2] - a.cpus[i][2]), 0) * 10000 : 0,
@@ -37,6 +38,8 @@ const find = (tMs) => {
   }
   return -1;
 };
+// Neither running nor waiting for a CPU: asleep — in epoll (nothing to do) or blocked in the kernel.
+for (const w of windows) w.asleep = Math.max(0, w.wall - w.mainCpu - w.mainWait);
 for (const g of gcs) {
   const w = find(g.t);
   if (w >= 0) windows[w].gc += g.ms * 1000;
@@ -51,8 +54,8 @@ for (const [startUs, , durUs] of requests) {
 const used = windows.filter((w) => w.all > 0 && w.from > first + 1000);
 const mean = (ws, k) => (ws.length === 0 ? 0 : ws.reduce((s, w) => s + w[k], 0) / ws.length);
 const row = (label, ws) =>
-  `${label.padEnd(22)}${String(ws.length).padStart(7)}${['mainCpu', 'mainWait', 'gc', 'h2Cpu', 'h2Wait', 'idleCpus', 'steal'].map((k) => mean(ws, k).toFixed(0).padStart(10)).join('')}`;
-console.log(`${'5 ms windows'.padEnd(22)}${'n'.padStart(7)}${['main cpu', 'main wait', 'gc', 'h2 cpu', 'h2 wait', 'idle cpus', 'steal'].map((s) => s.padStart(10)).join('')}   (µs per window)`);
+  `${label.padEnd(22)}${String(ws.length).padStart(7)}${['wall', 'mainCpu', 'mainWait', 'asleep', 'gc', 'h2Cpu', 'h2Wait', 'idleCpus', 'steal'].map((k) => mean(ws, k).toFixed(0).padStart(10)).join('')}`;
+console.log(`${'5 ms windows'.padEnd(22)}${'n'.padStart(7)}${['wall', 'main cpu', 'main wait', 'asleep', 'gc', 'h2 cpu', 'h2 wait', 'idle cpus', 'steal'].map((s) => s.padStart(10)).join('')}   (µs per window)`);
 console.log(row('with a slow request', used.filter((w) => w.slow > 0)));
 console.log(row('without', used.filter((w) => w.slow === 0)));
 const slowCount = requests.filter((r) => r[2] > slowUs).length;
@@ -60,5 +63,5 @@ console.log(`slow (> ${slowUs / 1000} ms): ${slowCount} of ${requests.length} re
 // The slow windows themselves, worst first, so a pattern can be read.
 const worst = used.filter((w) => w.slow > 0).sort((a, b) => b.slow - a.slow).slice(0, 12);
 for (const w of worst) {
-  console.log(`  t+${((w.from - first) / 1000).toFixed(3)}s slow ${w.slow}/${w.all} main cpu ${w.mainCpu.toFixed(0)} wait ${w.mainWait.toFixed(0)} gc ${w.gc.toFixed(0)} h2 cpu ${w.h2Cpu.toFixed(0)} wait ${w.h2Wait.toFixed(0)}`);
+  console.log(`  t+${((w.from - first) / 1000).toFixed(3)}s slow ${w.slow}/${w.all} wall ${w.wall.toFixed(0)} main cpu ${w.mainCpu.toFixed(0)} wait ${w.mainWait.toFixed(0)} asleep ${w.asleep.toFixed(0)} gc ${w.gc.toFixed(0)} h2 cpu ${w.h2Cpu.toFixed(0)} wait ${w.h2Wait.toFixed(0)}`);
 }
