@@ -64,9 +64,9 @@ if (out && isMainThread) {
   const listThreads = () => {
     threads = [];
     for (const tid of readdirSync('/proc/self/task')) {
-      let name = '';
-      try { name = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim(); } catch { continue; }
-      threads.push({ tid, name });
+      try {
+        threads.push({ tid, name: readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim() });
+      } catch { /* the thread ended */ }
     }
   };
 
