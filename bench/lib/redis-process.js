@@ -57,3 +57,46 @@ function accepts(port) {
     socket.once('error', () => resolve(false));
   });
 }
+
+/**
+ * Sends one inline command to the redis-server on `port` and resolves its
+ * reply as text (a status or a bulk string), for INFO and CONFIG RESETSTAT;
+ * rejects after 2 s.
+ */
+export function redisCommand(port, command) {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ host: '127.0.0.1', port });
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`redis ${command}: no answer within 2 s`));
+    }, 2000);
+    const done = (value) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setEncoding('latin1');
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (text.startsWith('+') || text.startsWith('-')) {
+        if (text.includes('\r\n')) done(text.slice(1, text.indexOf('\r\n')));
+        return;
+      }
+      const header = /^\$(\d+)\r\n/.exec(text);
+      if (header && text.length >= header[0].length + Number(header[1])) done(text.slice(header[0].length, header[0].length + Number(header[1])));
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** The server's own time per call of one command (INFO commandstats usec_per_call), and its number of calls. */
+export async function commandStats(port, name) {
+  const info = await redisCommand(port, 'INFO commandstats');
+  const m = new RegExp(`^cmdstat_${name}:calls=(\\d+),usec=\\d+,usec_per_call=([\\d.]+)`, 'm').exec(info);
+  return m ? { calls: Number(m[1]), usecPerCall: Number(m[2]) } : { calls: 0, usecPerCall: 0 };
+}

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCounterCheck } from './capability-checks.js';
-import { startRedis } from './redis-process.js';
+import { commandStats, redisCommand, startRedis } from './redis-process.js';
 import { startSidecar } from './sidecar-process.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
@@ -81,18 +81,28 @@ function processCpuSeconds(pid) {
   }
 }
 
-/** Adds redis-server's CPU µs per charged decision to the scenario's line. */
-function withRedisCpu(sidecar, pid) {
+/**
+ * Adds redis-server's CPU µs per charged decision to the scenario's line, and
+ * its own time per charge script call (INFO commandstats: EVALSHA's
+ * usec_per_call, the Lua script's cost inside Redis).
+ */
+function withRedisCpu(sidecar, redis) {
   return {
     ...sidecar,
     async beginScenario(scenario) {
       const finish = await sidecar.beginScenario(scenario);
-      const before = processCpuSeconds(pid);
+      await redisCommand(redis.port, 'CONFIG RESETSTAT');
+      const before = processCpuSeconds(redis.pid);
       return async (result, extra, baselineLine) => {
         const fields = await finish(result, extra, baselineLine);
-        const after = processCpuSeconds(pid);
+        const after = processCpuSeconds(redis.pid);
+        const script = await commandStats(redis.port, 'evalsha');
         if (before === undefined || after === undefined || !fields.budget_charged) return fields;
-        return { ...fields, redis_cpu_us_per_decision: Math.round(((after - before) * 1e6) / fields.budget_charged) };
+        return {
+          ...fields,
+          redis_cpu_us_per_decision: Math.round(((after - before) * 1e6) / fields.budget_charged),
+          redis_script_us_per_call: script.usecPerCall,
+        };
       };
     },
   };
@@ -118,7 +128,7 @@ async function redisBudgetSidecar(ctx, { leases }) {
     throw err;
   }
   return {
-    ...withRedisCpu(sidecar, redis.pid),
+    ...withRedisCpu(sidecar, redis),
     stop: async () => {
       // The sidecar first: it gives its leases back to Redis on close.
       await sidecar.stop();
