@@ -190,35 +190,84 @@ export function eventJson(decision: Decision, req: AuthzRequest, at: number = Da
   const a = d.annotations;
   return '{"schema_version":1,"timestamp":"' + isoTime(at)
     + '","decision_id":' + str(bounded(d.decisionId))
-    + ',"tenant_id":' + strOrNull(d.resource?.tenant ?? p?.tenant)
-    + ',"principal":' + strOrNull(p?.id, PRINCIPAL_MAX)
-    + ',"principal_kind":' + strOrNull(p?.kind)
-    + ',"principal_tenant":' + (realPrincipal ? strOrNull(p.tenant) : 'null')
-    + ',"action":' + strOrNull(d.action)
-    + ',"resource_type":' + strOrNull(d.resource?.type)
-    + ',"resource_id":' + strOrNull(d.resource?.id, PRINCIPAL_MAX)
+    + ',"tenant_id":' + last.tenant.of(d.resource?.tenant ?? p?.tenant)
+    + ',"principal":' + last.principal.of(p?.id)
+    + ',"principal_kind":' + last.principalKind.of(p?.kind)
+    + ',"principal_tenant":' + (realPrincipal ? last.principalTenant.of(p.tenant) : 'null')
+    + ',"action":' + last.action.of(d.action)
+    + ',"resource_type":' + last.resourceType.of(d.resource?.type)
+    + ',"resource_id":' + last.resourceId.of(d.resource?.id)
     + ',"result":"' + resultOf(d)
     + '","status":' + num(d.status)
-    + ',"reason":' + str(bounded(d.reason))
-    + ',"stage":' + str(bounded(d.stage))
-    + ',"enforcement":' + str(d.mode)
+    + ',"reason":' + last.reason.of(d.reason)
+    + ',"stage":' + last.stage.of(d.stage)
+    + ',"enforcement":' + last.enforcement.of(d.mode)
     + ',"would_deny_reason":' + strOrNull(w?.reason)
     + ',"would_deny_stage":' + strOrNull(w?.stage)
     + ',"would_deny_status":' + (w?.status === undefined || w.status === null ? 'null' : num(w.status))
-    + ',"route":' + strOrNull(d.route)
-    + ',"method":' + str(bounded(req.method))
-    + ',"path":' + str(bounded(req.path, PATH_MAX))
-    + ',"transport":' + str(req.transport)
-    + ',"policy_revision":' + stringAnnotationJson(a.policy_revision)
-    + ',"fga_model_id":' + stringAnnotationJson(a.fga_model_id)
+    + ',"route":' + last.route.of(d.route)
+    + ',"method":' + last.method.of(req.method)
+    + ',"path":' + last.path.of(req.path)
+    + ',"transport":' + last.transport.of(req.transport)
+    + ',"policy_revision":' + last.policyRevision.of(a.policy_revision)
+    + ',"fga_model_id":' + last.fgaModelId.of(a.fga_model_id)
     + ',"budget":' + figuresJson(a.budget)
     + ',"latency_ms":' + num(Math.round(d.durationSeconds * 1e6) / 1e3)
-    + ',"client_ip":' + strOrNull(req.source.address)
+    + ',"client_ip":' + last.clientIp.of(req.source.address)
     + ',"request_id":' + str(bounded(req.requestId))
     + ',"trace_id":' + nullable(traceIdFrom(req.headers.traceparent))
     + ',"controls":' + stringArray(mergeControls(d.controls ?? NO_CONTROLS, policyControls(a.controls)))
     + '}';
 }
+
+/**
+ * A field's JSON text for the last value it held. Most fields repeat from
+ * one decision to the next (the same tenant, principal, route, reason,
+ * path…): their text is reused instead of escape-checked and concatenated
+ * again on the decision thread. `text` is a pure function of the value, so
+ * the output is what computing it every time gives.
+ */
+class LastText<V> {
+  private value: V | typeof UNSET = UNSET;
+  private text = '';
+
+  constructor(private readonly textOf: (v: V) => string) {}
+
+  of(v: V): string {
+    if (v !== this.value) {
+      this.text = this.textOf(v); // a throw leaves the memo as it was
+      this.value = v;
+    }
+    return this.text;
+  }
+}
+
+const UNSET: unique symbol = Symbol('unset');
+
+type Maybe = string | undefined | null;
+const orNull = (max: number) => (s: Maybe): string => strOrNull(s, max);
+const plain = (max: number) => (s: string): string => str(bounded(s, max));
+
+/** The fields memoized (not decision_id, request_id, trace_id: unique per decision). */
+const last = {
+  tenant: new LastText<Maybe>(orNull(FIELD_MAX)),
+  principal: new LastText<Maybe>(orNull(PRINCIPAL_MAX)),
+  principalKind: new LastText<Maybe>(orNull(FIELD_MAX)),
+  principalTenant: new LastText<Maybe>(orNull(FIELD_MAX)),
+  action: new LastText<Maybe>(orNull(FIELD_MAX)),
+  resourceType: new LastText<Maybe>(orNull(FIELD_MAX)),
+  resourceId: new LastText<Maybe>(orNull(PRINCIPAL_MAX)),
+  reason: new LastText<string>(plain(FIELD_MAX)),
+  stage: new LastText<string>(plain(FIELD_MAX)),
+  enforcement: new LastText<string>(str),
+  route: new LastText<Maybe>(orNull(FIELD_MAX)),
+  method: new LastText<string>(plain(FIELD_MAX)),
+  path: new LastText<string>(plain(PATH_MAX)),
+  transport: new LastText<string>(str),
+  policyRevision: new LastText<unknown>(stringAnnotationJson),
+  fgaModelId: new LastText<unknown>(stringAnnotationJson),
+  clientIp: new LastText<Maybe>(orNull(FIELD_MAX)),
+};
 
 /** Characters JSON.stringify escapes in a string (quote, backslash, controls, lone surrogate halves). */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape

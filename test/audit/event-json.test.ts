@@ -76,3 +76,19 @@ t.test('the timestamp is the decision time, also when several decisions share a 
   t.equal(same.timestamp, first.timestamp);
   t.equal(later.timestamp, '2026-12-01T20:50:11.570Z');
 });
+
+t.test('each field is its own decision\'s, whatever the decisions before it held', async (t) => {
+  // The template reuses a field's text while the field repeats: a decision
+  // must never carry the previous one's tenant, principal, path or reason.
+  const order = [...cases.keys(), ...[...cases.keys()].reverse(), 0, 0, 3, 3, 4, 0];
+  for (const i of order) {
+    const [name, d, r] = cases[i] as [string, Decision, AuthzRequest];
+    t.equal(eventJson(d, r, AT), reference(d, r), name);
+  }
+  const base = decision({ id: 'd-x' });
+  const other = { ...base, reason: 'rbac_denied', allowed: false, status: 403, route: 'other-route',
+    principal: { ...base.principal, id: 'bob', tenant: 'globex' }, resource: { type: 'doc', id: 'd-9', tenant: 'globex' } } as Decision;
+  for (const d of [base, other, base, { ...other, principal: { ...other.principal, id: `${'b'}ob` } } as Decision]) {
+    t.equal(eventJson(d, request({ path: `/api/${d.resource?.id ?? ''}` }), AT), reference(d, request({ path: `/api/${d.resource?.id ?? ''}` })));
+  }
+});
