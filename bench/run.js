@@ -29,7 +29,7 @@ import { POLICY_1, POLICY_16, POLICY_TARGETS } from './lib/scenarios-policy.js';
 import { PROXY_TARGETS, proxyScenarios } from './lib/scenarios-proxy.js';
 import { REBAC_SCENARIOS, REBAC_TARGETS } from './lib/scenarios-rebac.js';
 import { FULL_SCENARIOS, FULL_TARGETS } from './lib/scenarios-full.js';
-import { cpuPerRequest, readProcessCpu } from './lib/process-cpu.js';
+import { cpuPerRequest, peakRssMb, readProcessCpu, resetPeakRss } from './lib/process-cpu.js';
 import { TRACING_SCENARIOS, TRACING_TARGETS } from './lib/scenarios-tracing.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
@@ -259,7 +259,11 @@ async function main() {
       const baselineLine = report.lines.get(scenario.baseline);
       // The server's own CPU over the measured phase (sampled when the warm-up should end, and after the load).
       let cpuBefore;
-      const warmupOver = new Promise((r) => setTimeout(r, opts.warmupS * 1000)).then(() => (cpuBefore = readProcessCpu(server.pid)));
+      let rssReset = false;
+      const warmupOver = new Promise((r) => setTimeout(r, opts.warmupS * 1000)).then(() => {
+        cpuBefore = readProcessCpu(server.pid);
+        rssReset = resetPeakRss(server.pid);
+      });
       const admin = server.ports.admin;
       const metricsBefore = admin === undefined ? undefined : await fetchMetrics(admin);
       const startedAt = performance.now();
@@ -268,12 +272,15 @@ async function main() {
       const loop = metricsBefore === undefined ? {} : eventLoopFields(metricsBefore, await fetchMetrics(admin), (performance.now() - startedAt) / 1000);
       await warmupOver;
       const cpu = cpuPerRequest(cpuBefore, readProcessCpu(server.pid), result.requests);
+      // The server's peak memory over the measured phase: what a container limit must hold.
+      const peakRss = rssReset ? peakRssMb(server.pid) : undefined;
       const extra = {
         driver: scenario.driver, concurrency: scenario.concurrency, duration_s: opts.durationS,
         ...(scenario.clients ? { clients: scenario.clients } : {}),
         ...(scenario.rate === undefined ? {} : { offered_rps: Math.round(rateOf(scenario, baselineLine)) }),
         loadavg_1m: Number(loadBefore.toFixed(2)),
         ...cpu,
+        ...(peakRss === undefined ? {} : { peak_rss_mb: peakRss }),
         ...loop,
       };
       if (before) {

@@ -23,7 +23,9 @@ export async function startNoopServer(kind) {
   if (!NOOP_KINDS.includes(kind)) throw new Error(`unknown no-op server kind ${kind}`);
   let onPort;
   const portKnown = new Promise((resolve) => (onPort = resolve));
-  const server = spawnServer(process.execPath, [fileURLToPath(import.meta.url), kind], {
+  // BENCH_NOOP_NODE_ARGS: node flags for the no-op too (e.g. the sched-probe), to read its tail the same way.
+  const nodeArgs = process.env.BENCH_NOOP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const server = spawnServer(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), kind], {
     onStdoutLine: (line) => {
       try {
         const msg = JSON.parse(line);

@@ -4,7 +4,7 @@
 // generator and other people's work, CPU per decision is steadier than rps:
 // it does not depend on how much CPU the server happened to get.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 let ticksPerSecond;
 
@@ -85,4 +85,29 @@ export function cpuMeter(pids) {
       return { used, wallS };
     },
   };
+}
+
+/**
+ * Forgets a process's peak resident set (Linux: `5` into /proc/<pid>/clear_refs),
+ * so that the next peakRssMb() is the peak of what follows. False where it cannot.
+ */
+export function resetPeakRss(pid) {
+  if (!pid) return false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak resident set (VmHWM) of a live pid in MiB, since start or the last resetPeakRss(); undefined where /proc cannot say. */
+export function peakRssMb(pid) {
+  if (!pid) return undefined;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
 }

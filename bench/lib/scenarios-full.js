@@ -44,6 +44,7 @@ import { fetchMetrics, readCounters } from './metrics-text.js';
 import { startNoopServer } from './noop-servers.js';
 import { writeCheckRequestBody } from './requests.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './scenarios-policy.js';
+import { processCpuUs } from './process-cpu.js';
 import { startSidecar } from './sidecar-process.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
@@ -186,9 +187,12 @@ async function fullSidecar(ctx, rung, env = {}) {
     async beginScenario(scenario) {
       const before = await readCounters(admin, COUNTERS);
       const deniedBefore = await denialsByReason(admin);
+      // The test broker shares the two cores (a real Kafka would not): its CPU is shown, never hidden.
+      const brokerCpuBefore = processCpuUs(broker?.pid);
       return async (result, extra, baselineLine) => {
         const drained = withAudit ? await waitAuditDrained(admin) : true;
         const d = deltas(before, await readCounters(admin, COUNTERS));
+        const brokerCpuAfter = processCpuUs(broker?.pid);
         const deniedAfter = await denialsByReason(admin);
         const deniedBy = Object.fromEntries(Object.entries(deniedAfter)
           .map(([k, v]) => [k, v - (deniedBefore[k] ?? 0)]).filter(([, v]) => v > 0));
@@ -206,6 +210,9 @@ async function fullSidecar(ctx, rung, env = {}) {
         if (d.shed > 0) fields.shed = d.shed;
         if (d.eval_timeouts > 0) fields.policy_stopped_at_deadline = d.eval_timeouts;
         if (withAudit) Object.assign(fields, { audit_emitted: d.emitted, audit_delivered_kafka: d.delivered_kafka, audit_dropped: d.dropped, audit_drained: drained });
+        if (brokerCpuBefore !== undefined && brokerCpuAfter !== undefined && extra.decisions > 0) {
+          fields.broker_cpu_us_per_decision = Number(((brokerCpuAfter - brokerCpuBefore) / extra.decisions).toFixed(1));
+        }
         if (scenario.ladder && baselineLine?.cpu_us_per_decision !== undefined && extra.cpu_us_per_decision !== undefined) {
           fields.cpu_us_added = Number((extra.cpu_us_per_decision - baselineLine.cpu_us_per_decision).toFixed(1));
           fields.main_thread_cpu_us_added = Number((extra.main_thread_cpu_us_per_decision - baselineLine.main_thread_cpu_us_per_decision).toFixed(1));
