@@ -92,3 +92,37 @@ t.test('each field is its own decision\'s, whatever the decisions before it held
     t.equal(eventJson(d, request({ path: `/api/${d.resource?.id ?? ''}` }), AT), reference(d, request({ path: `/api/${d.resource?.id ?? ''}` })));
   }
 });
+
+t.test('a decision that differs from the one before in a single field carries its own value', async (t) => {
+  const base = decision({ id: 'd-base' });
+  const req = request();
+  const variants: Array<[string, Decision, AuthzRequest]> = [
+    ['tenant', { ...base, resource: { ...base.resource, tenant: 'globex' } } as Decision, req],
+    ['principal id', { ...base, principal: { ...base.principal, id: 'bob' } } as Decision, req],
+    ['principal kind', { ...base, principal: { ...base.principal, kind: 'workload' } } as Decision, req],
+    ['principal tenant', { ...base, principal: { ...base.principal, tenant: 'initech' } } as Decision, req],
+    ['anonymous principal', { ...base, principal: { ...base.principal, kind: 'anonymous' } } as Decision, req],
+    ['action', { ...base, action: 'write' } as Decision, req],
+    ['resource type', { ...base, resource: { ...base.resource, type: 'doc' } } as Decision, req],
+    ['resource id', { ...base, resource: { ...base.resource, id: 'p-43' } } as Decision, req],
+    ['allowed', { ...base, allowed: false } as Decision, req],
+    ['status', { ...base, allowed: false, status: 503 } as Decision, req],
+    ['reason', { ...base, reason: 'rbac_denied' } as Decision, req],
+    ['stage', { ...base, stage: 'rbac' } as Decision, req],
+    ['mode', { ...base, mode: 'dryrun' } as Decision, req],
+    ['would-deny', { ...base, wouldDeny: { status: 403, reason: 'rbac_denied', stage: 'rbac' } } as Decision, req],
+    ['would-deny status', { ...base, wouldDeny: { status: 401, reason: 'rbac_denied', stage: 'rbac' } } as Decision, req],
+    ['route', { ...base, route: 'other' } as Decision, req],
+    ['method', base, request({ method: 'POST' })],
+    ['path', base, request({ path: '/api/v1/other' })],
+    ['transport', base, { ...req, transport: 'http' } as AuthzRequest],
+    ['policy revision', { ...base, annotations: { ...base.annotations, policy_revision: 'r-2' } } as Decision, req],
+    ['model id', { ...base, annotations: { ...base.annotations, fga_model_id: 'm-2' } } as Decision, req],
+    ['client address', base, request({ source: { address: '10.9.9.9', port: 1, principal: undefined, labels: {} } })],
+  ];
+  for (const [field, d, r] of variants) {
+    t.equal(eventJson(base, req, AT), reference(base, req), `before ${field}`);
+    t.equal(eventJson(d, r, AT), reference(d, r), field);
+    t.equal(eventJson(d, r, AT), reference(d, r), `${field} again`);
+  }
+});
