@@ -19,6 +19,7 @@ import { DynamicMetadataPlan } from './transport/grpc/check-response-writer.js';
 import { startGrpcServer } from './transport/grpc/server.js';
 import { startHttpAuthzServer } from './transport/http/server.js';
 import { startProxyServer } from './transport/proxy/server.js';
+import { applyHeapGrowth } from './util/heap-growth.js';
 import { timeLimit } from './util/time-limit.js';
 
 export interface SidecarOptions {
@@ -71,6 +72,11 @@ export class Sidecar {
 
   static async start(opts: SidecarOptions): Promise<Sidecar> {
     const log = opts.log ?? createLogger(opts.loaded.config.log.level);
+    // Before the capabilities allocate: the process's heap policy is in force from the start.
+    if (opts.listen !== false) {
+      const growth = applyHeapGrowth(opts.loaded.config.runtime.heap_growing_percent);
+      if (growth !== null) log.info({ heap_growing_percent: growth }, 'runtime: V8 heap growing factor set');
+    }
     const sidecar = new Sidecar(opts.loaded, log);
     warnOnDevelopmentKeys(opts.loaded, log);
     try {
@@ -236,6 +242,9 @@ export class Sidecar {
 
   /** Prepares every capability whose section changed, into `prepared` (so a failure can abort those already done). */
   private async prepareCapabilities(next: LoadedConfig, prepared: Array<readonly [Capability, PreparedChange]>): Promise<void> {
+    if (JSON.stringify(this.loaded.config.runtime) !== JSON.stringify(next.config.runtime)) {
+      throw new Error('the runtime section changed; it applies on restart only');
+    }
     const known = new Set(this.capabilities.map((c) => c.name));
     for (const name of CAPABILITY_SECTIONS) {
       if (!known.has(name) && next.raw[name] !== undefined) {

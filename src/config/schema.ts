@@ -67,6 +67,15 @@ export const loadSheddingSchema = z
 
 export type LoadSheddingConfig = z.output<typeof loadSheddingSchema>;
 
+/** `runtime:` — settings of the Node.js process itself; they apply at start (util/heap-growth.ts). */
+export const runtimeSchema = z
+  .object({
+    /** V8 grows the old generation by at most this % of what the last full GC kept; null: V8's own factor. */
+    heap_growing_percent: z.number().int().min(5).max(300).nullable().default(null),
+  })
+  .strict()
+  .prefault({});
+
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 /** Claim names for subject, tenant and roles; a name may be a dotted path into nested claims. */
@@ -269,6 +278,7 @@ export const sidecarConfigSchema = z
     enforcement: enforcementMode.default('deny'),
     deadline_ms: z.number().int().positive().max(60_000).default(50),
     load_shedding: loadSheddingSchema,
+    runtime: runtimeSchema,
     identity: identitySchema,
     routes: z.array(routeSchema).default([]),
     rbac: rbacSchema,

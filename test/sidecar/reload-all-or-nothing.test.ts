@@ -116,3 +116,12 @@ t.test('a reload that changes several capabilities commits all of them together'
   t.match(s.sidecar.status().parts.policy, { details: { revision: 'rev-b' } });
   t.ok((await statuses(s, 3)).includes(429));
 });
+
+t.test('runtime: a changed heap growing factor is refused (it applies at start only) and routes keep deciding', async (t) => {
+  const routes = [projectRoute(['tenant', 'rbac'])];
+  const s = await startTestSidecar(t, { runtime: { heap_growing_percent: 50 }, routes });
+  t.same(await statuses(s, 1), [200]);
+  t.equal(await reloadWith(s, { ...s.baseConfig, runtime: { heap_growing_percent: 20 }, routes: [] }), false, 'refused');
+  t.same(await statuses(s, 1), [200], 'the old routes still decide: nothing of the refused reload applied');
+  t.equal(await reloadWith(s, { ...s.baseConfig, runtime: { heap_growing_percent: 50 }, routes }), true, 'unchanged runtime: reload applies');
+});
