@@ -52,6 +52,7 @@ const messages = () => heads.map((h) => sink.message(h.head, h.json));
 const asBuffers = (m) => ({ key: Buffer.from(m.key), value: Buffer.from(m.value), timestamp: m.timestamp,
   headers: Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)])) });
 const prebuiltBuffers = messages().map(asBuffers);
+const valueBytes = heads.map((h) => Buffer.from(h.json));
 
 async function encode(msgs, compression) {
   const req = Produce({ acks: -1, timeout: 5000, producerId: Long.fromInt(1), producerEpoch: 0, compression,
@@ -66,6 +67,8 @@ const variants = {
   sink_message: async () => { messages(); return 0; },
   encode_gzip: async () => encode(messages(), GZIP),
   encode_gzip_buffers: async () => encode(prebuiltBuffers, GZIP),
+  // The value as the trail's own bytes (what the reader hands over), everything else as the sink builds it.
+  encode_gzip_value_bytes: async () => encode(messages().map((m, i) => ({ ...m, value: valueBytes[i] })), GZIP),
   encode_none: async () => encode(messages(), NONE),
   encode_none_no_headers: async () => encode(messages().map(({ key, value, timestamp }) => ({ key, value, timestamp })), NONE),
 };

@@ -5,7 +5,7 @@
 // process — no decisions, no load generator, no HTTP/2 — so the figure holds
 // still on a shared machine where the ladder's does not.
 //
-//   npm run build && node bench/audit-ship.js [--events 40000] [--rounds 3] [--batch 80] [--rate N [--max-wait-ms MS]] [--dist DIR] [--cpu-prof]
+//   npm run build && node bench/audit-ship.js [--events 40000] [--rounds 3] [--batch 80] [--rate N [--max-wait-ms MS]] [--dist DIR] [--compression gzip|none] [--cpu-prof]
 //
 // Per round, a fresh child process writes `events` decisions' events into a
 // new trail (untimed), then runs a Shipper from DIR (default dist/) with the
@@ -18,6 +18,7 @@
 // process while the shipper follows it, caught up, as in the sidecar (batches are
 // then what arrives while it waits: audit.batch.* defaults unless --batch / --max-wait-ms).
 // --dist: another build's dist/, to compare two builds in one sitting.
+// --compression: the Kafka sink's `compression` (gzip, the default, or none).
 // --cpu-prof: the children's profiles of the shipping phase to bench/out/profiles/audit-ship/ (node bench/profile-summary.js).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +42,7 @@ const decision = (i) => ({
 });
 const request = { requestId: '8711913421556461123', method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', headers: {}, source: { address: '10.0.3.7' }, transport: 'grpc' };
 
-async function child({ role = 'ship', distDir, dir, events, broker, batch, maxWaitMs, rate, profDir }) {
+async function child({ role = 'ship', distDir, dir, events, broker, batch, maxWaitMs, rate, profDir, compression = 'gzip' }) {
   const dist = (p) => import(path.join(distDir, p));
   const { eventJson } = await dist('audit/event.js');
   const { TrailWriter } = await dist('audit/trail/trail-writer.js');
@@ -66,7 +67,7 @@ async function child({ role = 'ship', distDir, dir, events, broker, batch, maxWa
     await w.close();
     if (role === 'write') return { written: events };
   }
-  const config = parseAuditConfig({ sinks: [{ jsonl: { dir } }, { kafka: { brokers: [broker], topic: 'authz-audit', compression: 'gzip' } }],
+  const config = parseAuditConfig({ sinks: [{ jsonl: { dir } }, { kafka: { brokers: [broker], topic: 'authz-audit', compression } }],
     ...(maxWaitMs === undefined ? {} : { batch: { max_wait_ms: maxWaitMs } }) });
   const [sink] = createRemoteSinks(remoteSinksOf(config), { log, dir });
   const shipper = new Shipper(sink, { dir, batchMax: batch ?? config.batch.max_events, pollMs: config.batch.max_wait_ms, backoffMinMs: 200, backoffMaxMs: 5000 }, log);
@@ -163,7 +164,7 @@ function runChild(args) {
 const { values } = parseArgs({ options: {
   child: { type: 'string' }, events: { type: 'string', default: '40000' }, rounds: { type: 'string', default: '3' },
   batch: { type: 'string' }, rate: { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false },
-  dist: { type: 'string', default: path.join(REPO, 'dist') },
+  dist: { type: 'string', default: path.join(REPO, 'dist') }, compression: { type: 'string', default: 'gzip' },
 } });
 if (values.child) {
   process.stdout.write(`${JSON.stringify(await child(JSON.parse(values.child)))}\n`);
@@ -183,7 +184,7 @@ try {
     const dir = path.join(OUT, `round-${r}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const args = { distDir: path.resolve(values.dist), dir, events: Number(values.events), broker: broker.address, batch, maxWaitMs,
+    const args = { distDir: path.resolve(values.dist), dir, events: Number(values.events), broker: broker.address, batch, maxWaitMs, compression: values.compression,
       profDir: values['cpu-prof'] ? path.join(BENCH_DIR, 'out', 'profiles', 'audit-ship') : undefined };
     let res;
     if (rate === undefined) {
@@ -200,7 +201,7 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }
   const sorted = [...results].sort((a, b) => a - b);
-  console.log(JSON.stringify({ dist: path.relative(REPO, path.resolve(values.dist)) || '.', events: Number(values.events), batch: batch ?? 'default', rate: rate ?? 'backlog', max_wait_ms: maxWaitMs ?? 'default',
+  console.log(JSON.stringify({ dist: path.relative(REPO, path.resolve(values.dist)) || '.', events: Number(values.events), batch: batch ?? 'default', rate: rate ?? 'backlog', max_wait_ms: maxWaitMs ?? 'default', compression: values.compression,
     cpu_us_per_event_median: Number(sorted[Math.floor(sorted.length / 2)].toFixed(2)), rounds: results.map((x) => Number(x.toFixed(2))),
     sys_us_per_event: sys.map((x) => Number(x.toFixed(2))), events_per_batch: perBatch.map((x) => Math.round(x)), threads_us_per_event: threadSplit,
     loadavg_1m: Number(os.loadavg()[0].toFixed(2)) }));

@@ -76,3 +76,53 @@ t.test('the timestamp is the decision time, also when several decisions share a 
   t.equal(same.timestamp, first.timestamp);
   t.equal(later.timestamp, '2026-12-01T20:50:11.570Z');
 });
+
+t.test('each field is its own decision\'s, whatever the decisions before it held', async (t) => {
+  // The template reuses a field's text while the field repeats: a decision
+  // must never carry the previous one's tenant, principal, path or reason.
+  const order = [...cases.keys(), ...[...cases.keys()].reverse(), 0, 0, 3, 3, 4, 0];
+  for (const i of order) {
+    const [name, d, r] = cases[i] as [string, Decision, AuthzRequest];
+    t.equal(eventJson(d, r, AT), reference(d, r), name);
+  }
+  const base = decision({ id: 'd-x' });
+  const other = { ...base, reason: 'rbac_denied', allowed: false, status: 403, route: 'other-route',
+    principal: { ...base.principal, id: 'bob', tenant: 'globex' }, resource: { type: 'doc', id: 'd-9', tenant: 'globex' } } as Decision;
+  for (const d of [base, other, base, { ...other, principal: { ...other.principal, id: `${'b'}ob` } } as Decision]) {
+    t.equal(eventJson(d, request({ path: `/api/${d.resource?.id ?? ''}` }), AT), reference(d, request({ path: `/api/${d.resource?.id ?? ''}` })));
+  }
+});
+
+t.test('a decision that differs from the one before in a single field carries its own value', async (t) => {
+  const base = decision({ id: 'd-base' });
+  const req = request();
+  const variants: Array<[string, Decision, AuthzRequest]> = [
+    ['tenant', { ...base, resource: { ...base.resource, tenant: 'globex' } } as Decision, req],
+    ['principal id', { ...base, principal: { ...base.principal, id: 'bob' } } as Decision, req],
+    ['principal kind', { ...base, principal: { ...base.principal, kind: 'workload' } } as Decision, req],
+    ['principal tenant', { ...base, principal: { ...base.principal, tenant: 'initech' } } as Decision, req],
+    ['anonymous principal', { ...base, principal: { ...base.principal, kind: 'anonymous' } } as Decision, req],
+    ['action', { ...base, action: 'write' } as Decision, req],
+    ['resource type', { ...base, resource: { ...base.resource, type: 'doc' } } as Decision, req],
+    ['resource id', { ...base, resource: { ...base.resource, id: 'p-43' } } as Decision, req],
+    ['allowed', { ...base, allowed: false } as Decision, req],
+    ['status', { ...base, allowed: false, status: 503 } as Decision, req],
+    ['reason', { ...base, reason: 'rbac_denied' } as Decision, req],
+    ['stage', { ...base, stage: 'rbac' } as Decision, req],
+    ['mode', { ...base, mode: 'dryrun' } as Decision, req],
+    ['would-deny', { ...base, wouldDeny: { status: 403, reason: 'rbac_denied', stage: 'rbac' } } as Decision, req],
+    ['would-deny status', { ...base, wouldDeny: { status: 401, reason: 'rbac_denied', stage: 'rbac' } } as Decision, req],
+    ['route', { ...base, route: 'other' } as Decision, req],
+    ['method', base, request({ method: 'POST' })],
+    ['path', base, request({ path: '/api/v1/other' })],
+    ['transport', base, { ...req, transport: 'http' } as AuthzRequest],
+    ['policy revision', { ...base, annotations: { ...base.annotations, policy_revision: 'r-2' } } as Decision, req],
+    ['model id', { ...base, annotations: { ...base.annotations, fga_model_id: 'm-2' } } as Decision, req],
+    ['client address', base, request({ source: { address: '10.9.9.9', port: 1, principal: undefined, labels: {} } })],
+  ];
+  for (const [field, d, r] of variants) {
+    t.equal(eventJson(base, req, AT), reference(base, req), `before ${field}`);
+    t.equal(eventJson(d, r, AT), reference(d, r), field);
+    t.equal(eventJson(d, r, AT), reference(d, r), `${field} again`);
+  }
+});

@@ -13,11 +13,12 @@
 // oldest segments that every remote sink has shipped are deleted, never one
 // that is not; when nothing can be deleted the trail is full.
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync, close as closeFd } from 'node:fs';
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import type { FsyncPolicy } from '../config.js';
 import { BASE_FILE, BREAKS_FILE, chainFieldsOf, chainTail, hashLine, HEAD_FILE, type ChainHead } from '../hash-chain.js';
+import { HeadFile } from './head-file.js';
 import { lockTrailDir } from './lock.js';
 import { recoverTail, type ChainBreak } from './recover.js';
 import { listSegments, segmentFileName } from './segments.js';
@@ -71,9 +72,15 @@ export class TrailWriter {
   private readonly now: () => number;
   /** The line being appended, encoded (grown when an event needs more). */
   private line = Buffer.allocUnsafeSlow(16 * 1024);
+  private readonly headFile: HeadFile;
 
   private constructor(private readonly opts: TrailWriterOptions) {
     this.now = opts.now ?? Date.now;
+    this.headFile = new HeadFile(join(opts.dir, HEAD_FILE), (err) => {
+      // The data is appended already; a stale head only shortens what verify can vouch for.
+      this.headErrors++;
+      this.opts.log.warn({ err: errorText(err) }, 'audit trail: the chain head could not be written');
+    });
   }
 
   /** Opens (creating) the trail: lock, recover the tail, record breaks, start a new segment. Throws when it cannot. */
@@ -191,6 +198,7 @@ export class TrailWriter {
       }
     }
     await this.writeHead(this.headNow());
+    await this.headFile.close();
     closeSync(this.fd);
     if (!opts.keepLock) this.unlock();
   }
@@ -330,17 +338,7 @@ export class TrailWriter {
   }
 
   private async writeHead(head: ChainHead | undefined): Promise<void> {
-    if (head === undefined) return;
-    const path = join(this.opts.dir, HEAD_FILE);
-    const tmp = `${path}.tmp`;
-    try {
-      await writeFile(tmp, JSON.stringify(head) + '\n');
-      await rename(tmp, path);
-    } catch (err) {
-      // The data is appended already; a stale head only shortens what verify can vouch for.
-      this.headErrors++;
-      this.opts.log.warn({ err: errorText(err) }, 'audit trail: the chain head could not be written');
-    }
+    if (head !== undefined) await this.headFile.write(head);
   }
 }
 
