@@ -8,7 +8,11 @@
 // pipeline between two records) under the same machine load, so a change of
 // a microsecond shows, where two ladder runs differ by ±5 µs.
 //
-//   npm run build && node bench/audit-record-ab.js --a bench/out/base-dist [--b dist] [--n 40000] [--rate 2000]
+//   npm run build && node bench/audit-record-ab.js --a /tmp/base-dist [--b dist] [--n 40000] [--rate 2000]
+//
+// Keep the other build's copy outside the repository (not under bench/out/):
+// tap's coverage exclusion of bench/** expands over every file there, and a
+// copy of dist/ makes its command line too long to start (E2BIG).
 //
 // Prints per build: wall µs per record() call (hrtime around it; GC pauses
 // that land in it count), and the main thread's CPU µs per decision over
@@ -21,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
+import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { checkRequestMessage } from './lib/requests.js';
 import { materializeConfig } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
@@ -30,7 +35,7 @@ const REPO = path.resolve(BENCH_DIR, '..');
 const OUT = path.join(BENCH_DIR, 'out');
 const BATCH = 256;
 const { values } = parseArgs({ options: {
-  a: { type: 'string', default: path.join(OUT, 'base-dist') }, b: { type: 'string', default: path.join(REPO, 'dist') },
+  a: { type: 'string', default: path.join(os.tmpdir(), 'base-dist') }, b: { type: 'string', default: path.join(REPO, 'dist') },
   n: { type: 'string', default: '40000' }, rate: { type: 'string', default: '2000' },
 } });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -40,15 +45,9 @@ const credentials = await mintBenchCredentials(OUT);
 const msg = Buffer.from(checkRequestMessage({ method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local', token: credentials.token }));
 const bundle = buildStandinBundle(OUT, () => undefined);
 const config = materializeConfig(OUT, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true });
-const dist = (p) => import(path.join(path.resolve(values.b), p));
-const { loadConfigFile } = await dist('config/load.js');
-const { Sidecar } = await dist('sidecar.js');
-const { createLogger } = await dist('observability/logger.js');
+const { dist, createLogger, decodeCheckRequest, authzRequestFromCheck, encodeCheckResponseFrame, startOffline } = await loadDecisionPath(values.b);
 const { SidecarMetrics } = await dist('observability/metrics.js');
-const { decodeCheckRequest } = await dist('transport/grpc/check-request-reader.js');
-const { authzRequestFromCheck } = await dist('request/from-check-request.js');
-const { encodeCheckResponseFrame } = await dist('transport/grpc/check-response-writer.js');
-const sidecar = await Sidecar.start({ loaded: loadConfigFile(config), log: createLogger('warn'), listen: false, watch: false });
+const sidecar = await startOffline(config);
 
 const builds = [];
 for (const [name, dir] of [['A', values.a], ['B', values.b]]) {

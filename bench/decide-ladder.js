@@ -44,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setImmediate } from 'node:timers/promises';
 import { mintBenchCredentials } from './lib/credentials.js';
+import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { startKafkaBroker } from './lib/kafka-broker.js';
 import { readProcessCpu, readThreadsCpu } from './lib/process-cpu.js';
 import { checkRequestMessage } from './lib/requests.js';
@@ -83,14 +84,8 @@ async function sampleAllocations(topN) {
 }
 
 async function child({ config, rounds, n, rate, message, distDir, alloc, allocTop }) {
-  const dist = (p) => import(path.join(distDir, p));
-  const { loadConfigFile } = await dist('config/load.js');
-  const { Sidecar } = await dist('sidecar.js');
-  const { createLogger } = await dist('observability/logger.js');
-  const { decodeCheckRequest } = await dist('transport/grpc/check-request-reader.js');
-  const { authzRequestFromCheck } = await dist('request/from-check-request.js');
-  const { encodeCheckResponseFrame } = await dist('transport/grpc/check-response-writer.js');
-  const sidecar = await Sidecar.start({ loaded: loadConfigFile(config), log: createLogger('warn'), listen: false, watch: false });
+  const { decodeCheckRequest, authzRequestFromCheck, encodeCheckResponseFrame, startOffline } = await loadDecisionPath(distDir);
+  const sidecar = await startOffline(config);
   const msg = Buffer.from(message, 'base64');
   let denied = 0;
   let reason;

@@ -27,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
+import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { startFgaServe } from './lib/fga-process.js';
 import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
@@ -59,14 +60,10 @@ function time(fn, n, rounds) {
 }
 
 /** Starts the sidecar of `config` from `distDir`; returns it, its route's stages and what each stage received. */
-async function startAndCapture(dist, config, message, env) {
-  const { loadConfigFile } = await dist('config/load.js');
-  const { Sidecar } = await dist('sidecar.js');
-  const { createLogger } = await dist('observability/logger.js');
-  const { decodeCheckRequest } = await dist('transport/grpc/check-request-reader.js');
-  const { authzRequestFromCheck } = await dist('request/from-check-request.js');
+async function startAndCapture(distDir, config, message, env) {
+  const { dist, decodeCheckRequest, authzRequestFromCheck, startOffline } = await loadDecisionPath(distDir);
   const { createDecisionContext } = await dist('decision/context.js');
-  const sidecar = await Sidecar.start({ loaded: loadConfigFile(config, env), log: createLogger('warn'), listen: false, watch: false });
+  const sidecar = await startOffline(config, env);
   const req = authzRequestFromCheck(decodeCheckRequest(message));
   // Internals, read for the bench only: the runtime's route table gives the route's Stage objects.
   const match = sidecar.runtime.authorizer.opts.routes.match(req);
@@ -124,7 +121,7 @@ async function main() {
     return t;
   };
 
-  const { sidecar, stages, seen } = await startAndCapture(dist, config, message, process.env);
+  const { sidecar, stages, seen } = await startAndCapture(distDir, config, message, process.env);
   try {
     const stage = (name) => stages.find((s) => s.name === name);
     const at = (name) => seen.get(name);
@@ -199,7 +196,7 @@ async function main() {
     try {
       // The capabilities read process.env themselves (as the CLI's environment).
       Object.assign(process.env, { AUTHZ__REBAC__MODE: 'remote', FGA_API_URL: fga.apiUrl, FGA_STORE_ID: fga.storeId });
-      const remote = await startAndCapture(dist, config, message, process.env);
+      const remote = await startAndCapture(distDir, config, message, process.env);
       try {
         const rebac = remote.stages.find((s) => s.name === 'rebac');
         const r = remote.seen.get('rebac');
