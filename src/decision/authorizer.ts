@@ -1,6 +1,5 @@
 // The whole decision for one request: route → identity → resource → stages →
 // enforcement mode → Decision. Shared by every transport and by `check`.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { runStages, type StageVerdict } from './engine.js';
@@ -80,7 +79,7 @@ export class Authorizer {
 
   /** No stage runs and nothing is audited: under overload the cheapest honest answer is the point. */
   private shed(req: AuthzRequest): Decision {
-    return this.finish(req, randomUUID(), performance.now(), this.opts.enforcement, deny(503, OVERLOADED, 'load_shedding'),
+    return this.finish(req, randomUuid(), performance.now(), this.opts.enforcement, deny(503, OVERLOADED, 'load_shedding'),
       undefined, undefined, undefined, NO_ANNOTATIONS, false);
   }
 

@@ -27,9 +27,9 @@
 // quiet would report a stale status forever; UNIMPLEMENTED tells a client
 // (Kubernetes probes, grpc-health-probe, Envoy) to poll Check instead.
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
+import { randomUuid } from '../../decision/uuid.js';
 import { DEADLINE_EXCEEDED } from '../../decision/reason-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
@@ -538,7 +538,7 @@ const NO_PEER = Object.freeze({ address: undefined, port: undefined, principal: 
 /** What decide() sees for a message that could not be decoded at all. */
 function malformedRequest(reason: string): AuthzRequest {
   return {
-    requestId: randomUUID(),
+    requestId: randomUuid(),
     method: '',
     path: '',
     rawPath: '',
@@ -560,7 +560,7 @@ function malformedRequest(reason: string): AuthzRequest {
 /** A deny the transport makes itself, when decide() could not give one. */
 function transportDeny(status: DenyStatus, reason: string, metrics: GrpcMetrics | undefined): Decision {
   metrics?.transportDenies.inc({ reason });
-  const decisionId = randomUUID();
+  const decisionId = randomUuid();
   return {
     decisionId,
     allowed: false,
