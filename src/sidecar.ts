@@ -165,6 +165,10 @@ export class Sidecar {
     const prepared: Array<readonly [Capability, PreparedChange]> = [];
     try {
       next = loadConfigFile(file);
+      // The process's own settings (runtime.*) were applied once, at start.
+      if (JSON.stringify(this.loaded.config.runtime) !== JSON.stringify(next.config.runtime)) {
+        throw new Error('the runtime section changed; it applies on restart only');
+      }
       await this.prepareCapabilities(next, prepared);
       const stageFactories = new Map(prepared.flatMap(([c, p]) => (p.stageFactory ? [[c.name, p.stageFactory] as const] : [])));
       const candidate = this.build(next, stageFactories);
@@ -242,9 +246,6 @@ export class Sidecar {
 
   /** Prepares every capability whose section changed, into `prepared` (so a failure can abort those already done). */
   private async prepareCapabilities(next: LoadedConfig, prepared: Array<readonly [Capability, PreparedChange]>): Promise<void> {
-    if (JSON.stringify(this.loaded.config.runtime) !== JSON.stringify(next.config.runtime)) {
-      throw new Error('the runtime section changed; it applies on restart only');
-    }
     const known = new Set(this.capabilities.map((c) => c.name));
     for (const name of CAPABILITY_SECTIONS) {
       if (!known.has(name) && next.raw[name] !== undefined) {
