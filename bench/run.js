@@ -34,6 +34,7 @@ import { TRACING_SCENARIOS, TRACING_TARGETS } from './lib/scenarios-tracing.js';
 import { httpAuthzHeaders, writeCheckRequestBody } from './lib/requests.js';
 import { startSidecar } from './lib/sidecar-process.js';
 import { ensureTools } from './lib/tools.js';
+import { hostSpeedMs } from './lib/host-speed.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const OUT_DIR = path.join(BENCH_DIR, 'out');
@@ -204,6 +205,7 @@ function machine() {
     kernel: os.release(),
     date: new Date().toISOString(),
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+    host_speed_ms: hostSpeedMs(),
   };
 }
 
@@ -224,7 +226,7 @@ async function main() {
   acquireRunLock(OUT_DIR);
   const info = machine();
   writeFileSync(path.join(OUT_DIR, 'machine.json'), `${JSON.stringify(info, null, 2)}\n`);
-  log(`bench: ${info.nproc} cores (${info.cpu}), node ${info.node}, load ${info.loadavg.join(' ')}; ` +
+  log(`bench: ${info.nproc} cores (${info.cpu}), node ${info.node}, load ${info.loadavg.join(' ')}, host speed ${info.host_speed_ms} ms; ` +
     `${scenarios.length} scenarios × (${opts.warmupS}s warm-up + ${opts.durationS}s)`);
   if (info.nproc < 4) log('bench: no CPU pinning — too few cores to give server and load generator their own; they share.');
 
@@ -253,6 +255,8 @@ async function main() {
       await assertAllowed(scenario, server, fixtures);
       log(`bench: ${scenario.name} (${scenario.driver}, concurrency ${scenario.concurrency})`);
       const loadBefore = os.loadavg()[0];
+      // Before the load, with the target idle: how fast the host is for this scenario (bench/lib/host-speed.js).
+      const hostSpeed = hostSpeedMs();
       const before = server.decisionCounts ? await server.decisionCounts() : undefined;
       // Capability targets check their own counters (budget refusals, audit delivery); see bench/lib/capability-checks.js.
       const finishChecks = server.beginScenario ? await server.beginScenario(scenario) : undefined;
@@ -279,6 +283,7 @@ async function main() {
         ...(scenario.clients ? { clients: scenario.clients } : {}),
         ...(scenario.rate === undefined ? {} : { offered_rps: Math.round(rateOf(scenario, baselineLine)) }),
         loadavg_1m: Number(loadBefore.toFixed(2)),
+        host_speed_ms: hostSpeed,
         ...cpu,
         ...(peakRss === undefined ? {} : { peak_rss_mb: peakRss }),
         ...loop,
@@ -307,6 +312,9 @@ async function main() {
     await Promise.all([...running.values()].map((s) => s.stop()));
   }
   const ladder = report.ladder();
+  info.host_speed_ms_end = hostSpeedMs();
+  writeFileSync(path.join(OUT_DIR, 'machine.json'), `${JSON.stringify(info, null, 2)}\n`);
+  log(`bench: host speed ${info.host_speed_ms} ms at the start, ${info.host_speed_ms_end} ms at the end (the same fixed work; lower is faster)`);
   log(`\n${report.summary()}${ladder ? `\n\n${ladder}` : ''}\n\nbench: wrote ${path.relative(process.cwd(), report.file)}`);
   if (cpuProfDir) log(`bench: sidecar CPU profiles in ${path.relative(process.cwd(), cpuProfDir)} (summarize: node bench/profile-summary.js FILE)`);
 }
