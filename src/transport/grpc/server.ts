@@ -107,10 +107,10 @@ const Rpc = { Check: 1, HealthCheck: 2 } as const;
 type Rpc = (typeof Rpc)[keyof typeof Rpc];
 
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-// No `date` header: gRPC does not use it (Envoy's ext_authz client ignores it), and node:http2
-// would format and HPACK-encode one on every response.
+// A Check's answer carries no `date` header: gRPC does not use it (Envoy's ext_authz client
+// ignores it), and node:http2 would format and HPACK-encode one on every answer. The rare
+// error responses (respondError) keep node's default.
 const MESSAGE_RESPONSE = Object.freeze({ waitForTrailers: true, sendDate: false });
-const TRAILERS_ONLY_RESPONSE = Object.freeze({ endStream: true, sendDate: false });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 // The transport only ever writes identity-encoded messages.
 const ACCEPT_ENCODING = 'identity';
@@ -527,7 +527,7 @@ function respondError(stream: GrpcStream, code: GrpcCode, message: string, httpS
         'grpc-message': encodeGrpcMessage(message),
         'grpc-accept-encoding': ACCEPT_ENCODING,
       },
-      TRAILERS_ONLY_RESPONSE,
+      { endStream: true },
     );
   } catch {
     // Reset meanwhile.
