@@ -258,6 +258,11 @@ export const FULL_SCENARIOS = [
     name: `ladder_${rung}`, target: rung === 'audit' ? 'full' : `ladder_${rung}`, ...grpc, concurrency: 4, rate: LADDER_RATE, ladder: true,
     baseline: i === 0 ? `full_noop_rate_${LADDER_RATE}` : `ladder_${RUNGS[i - 1]}`,
   })),
+  // Each rung below the full pipeline saturated like full_16 (opt-in: --only rung_): splits full_16's CPU per
+  // decision over the rungs at the same load shape, where the fixed-rate ladder amortizes less per read and write.
+  ...RUNGS.slice(0, -1).map((rung) => ({
+    name: `rung_${rung}_16`, target: `ladder_${rung}`, ...grpc, concurrency: 16, baseline: 'full_noop_16', optIn: true,
+  })),
   // Past saturation: offered 1.5 × what full_16 answered in this run, with far more in flight than 16
   // (4 connections × 256 streams, as many downstream clients behind Envoy would be), without and with load shedding.
   // The no-op run the same way first: what the load generator and the machine give at that rate and concurrency.

@@ -107,6 +107,10 @@ const Rpc = { Check: 1, HealthCheck: 2 } as const;
 type Rpc = (typeof Rpc)[keyof typeof Rpc];
 
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
+// A Check's answer carries no `date` header: gRPC does not use it (Envoy's ext_authz client
+// ignores it), and node:http2 would format and HPACK-encode one on every answer. The rare
+// error responses (respondError) keep node's default.
+const MESSAGE_RESPONSE = Object.freeze({ waitForTrailers: true, sendDate: false });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 // The transport only ever writes identity-encoded messages.
 const ACCEPT_ENCODING = 'identity';
@@ -494,8 +498,9 @@ function onStreamError(this: GrpcStream, _err: Error): void {
 function respondMessage(stream: GrpcStream, frame: Buffer): void {
   if (stream.closed || stream.destroyed) return;
   try {
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', sendOkTrailers);
+    stream.respond(RESPONSE_HEADERS, MESSAGE_RESPONSE);
+    // 'wantTrailers' fires once per stream: a plain listener, not once()'s wrapper.
+    stream.on('wantTrailers', sendOkTrailers);
     stream.end(frame);
   } catch {
     // The peer reset the stream between our check and the write.
