@@ -30,11 +30,10 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHt
 import { readFileSync } from 'node:fs';
 import type { AuthzRequest, Decision, DenyStatus } from '../../decision/types.js';
 import { randomUuid } from '../../decision/uuid.js';
-import { DEADLINE_EXCEEDED } from '../../decision/reason-codes.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { authzRequestFromCheck } from '../../request/from-check-request.js';
-import { INTERNAL_ERROR } from '../../decision/reason-codes.js';
+import { DEADLINE_EXCEEDED, INTERNAL_ERROR } from '../../decision/reason-codes.js';
 import { createInternalErrors, type InternalErrors } from '../internal-errors.js';
 import { decodeCheckRequest, MessageLimitExceeded } from './check-request-reader.js';
 import { encodeCheckResponseFrame, type DynamicMetadataPlan } from './check-response-writer.js';
