@@ -8,7 +8,10 @@
 // pipeline between two records) under the same machine load, so a change of
 // a microsecond shows, where two ladder runs differ by ±5 µs.
 //
-//   npm run build && node bench/audit-record-ab.js --a /tmp/base-dist [--b dist] [--n 40000] [--rate 2000]
+//   npm run build && node bench/audit-record-ab.js --a /tmp/base-dist [--b dist] [--n 40000] [--rate 2000] [--vary 1]
+//
+// --vary N: N distinct allowed requests in turn (bench/lib/varied-requests.js,
+// as decide-ladder --vary) instead of one repeated request.
 //
 // Keep the other build's copy outside the repository (not under bench/out/):
 // tap's coverage exclusion of bench/** expands over every file there, and a
@@ -29,6 +32,7 @@ import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { checkRequestMessage } from './lib/requests.js';
 import { materializeConfig } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
+import { variedPrincipals } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -36,15 +40,24 @@ const OUT = path.join(BENCH_DIR, 'out');
 const BATCH = 256;
 const { values } = parseArgs({ options: {
   a: { type: 'string', default: path.join(os.tmpdir(), 'base-dist') }, b: { type: 'string', default: path.join(REPO, 'dist') },
-  n: { type: 'string', default: '40000' }, rate: { type: 'string', default: '2000' },
+  n: { type: 'string', default: '40000' }, rate: { type: 'string', default: '2000' }, vary: { type: 'string', default: '1' },
 } });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const threadNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
 
 const credentials = await mintBenchCredentials(OUT);
-const msg = Buffer.from(checkRequestMessage({ method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local', token: credentials.token }));
+const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local' };
+const vary = Number(values.vary);
+if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
+const varied = vary === 1 ? undefined : variedPrincipals(vary);
+const msgs = varied === undefined
+  ? [Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token }))]
+  : await Promise.all(varied.map(async (v) => Buffer.from(checkRequestMessage({
+    ...READ_PROJECT, path: `/api/v1/tenants/${v.tenant}/projects/${v.project}`, requestId: v.requestId, token: await credentials.sign(v),
+  }))));
+let next = 0;
 const bundle = buildStandinBundle(OUT, () => undefined);
-const config = materializeConfig(OUT, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true });
+const config = materializeConfig(OUT, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true, varied });
 const { dist, createLogger, decodeCheckRequest, authzRequestFromCheck, encodeCheckResponseFrame, startOffline } = await loadDecisionPath(values.b);
 const { SidecarMetrics } = await dist('observability/metrics.js');
 const sidecar = await startOffline(config);
@@ -61,6 +74,8 @@ for (const [name, dir] of [['A', values.a], ['B', values.b]]) {
 }
 
 const one = async (build) => {
+  const msg = msgs[next];
+  next = next + 1 === msgs.length ? 0 : next + 1;
   const req = authzRequestFromCheck(decodeCheckRequest(msg));
   let d = sidecar.decide(req);
   if (d instanceof Promise) d = await d;
@@ -76,7 +91,7 @@ for (const b of builds) Object.assign(b, { wallNs: 0n, records: 0, cpuNs: 0 });
 
 const n = Number(values.n);
 const batchMs = (1000 * BATCH) / Number(values.rate);
-process.stderr.write(`audit-record-ab: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${n} decisions at ${values.rate}/s\n`);
+process.stderr.write(`audit-record-ab: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${n} decisions at ${values.rate}/s, ${vary} distinct request${vary === 1 ? '' : 's'}\n`);
 const start = performance.now();
 for (let done = 0, k = 0; done < n; done += BATCH, k++) {
   const build = builds[k % 2];
@@ -88,7 +103,7 @@ for (let done = 0, k = 0; done < n; done += BATCH, k++) {
 }
 for (const b of builds) {
   process.stdout.write(`${JSON.stringify({ build: b.name, dist: path.relative(REPO, path.resolve(b.dir)), record_wall_us: Number((Number(b.wallNs) / 1e3 / b.records).toFixed(2)),
-    main_thread_cpu_us_per_decision: Number((b.cpuNs / 1e3 / b.records).toFixed(2)), records: b.records, failed: b.failed, loadavg_1m: Number(os.loadavg()[0].toFixed(2)) })}\n`);
+    main_thread_cpu_us_per_decision: Number((b.cpuNs / 1e3 / b.records).toFixed(2)), vary, records: b.records, failed: b.failed, loadavg_1m: Number(os.loadavg()[0].toFixed(2)) })}\n`);
 }
 for (const b of builds) await b.cap.close();
 await sidecar.close();

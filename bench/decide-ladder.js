@@ -2,7 +2,14 @@
 // The ladder in process: what each stage costs on the decision thread, with
 // no network, no load generator and no HTTP/2 in the figure.
 //
-//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc [--alloc-top 10]] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//   node bench/decide-ladder.js [--rounds 5] [--n 4000] [--rate 2000] [--vary 1] [--dist DIR] [--rungs policy,budget] [--cpu-prof] [--alloc [--alloc-top 10]] [--policy-bundle PATH [--policy-entrypoint NAME]]
+//
+// --vary N: cycle N distinct allowed requests (each its own subject and token,
+// tenant among four, project, x-request-id: bench/lib/varied-requests.js)
+// instead of one repeated request. With 1 (the default, the figures earlier
+// sessions recorded) every memo on the decision path hits every time; with
+// e.g. 64 a memo of the last request misses and a keyed cache is looked up
+// by different keys.
 //
 // --rungs: only these rungs (the first one's added_* is then against nothing).
 //
@@ -51,6 +58,7 @@ import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig, RUNGS } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
+import { variedPrincipals } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -83,13 +91,16 @@ async function sampleAllocations(topN) {
   };
 }
 
-async function child({ config, rounds, n, rate, message, distDir, alloc, allocTop }) {
+async function child({ config, rounds, n, rate, messages, distDir, alloc, allocTop }) {
   const { decodeCheckRequest, authzRequestFromCheck, encodeCheckResponseFrame, startOffline } = await loadDecisionPath(distDir);
   const sidecar = await startOffline(config);
-  const msg = Buffer.from(message, 'base64');
+  const msgs = messages.map((m) => Buffer.from(m, 'base64'));
+  let next = 0;
   let denied = 0;
   let reason;
   const one = async () => {
+    const msg = msgs[next];
+    next = next + 1 === msgs.length ? 0 : next + 1;
     let d = sidecar.decide(authzRequestFromCheck(decodeCheckRequest(msg)));
     if (d instanceof Promise) d = await d;
     if (!d.allowed) {
@@ -151,6 +162,7 @@ async function main() {
       rounds: { type: 'string', default: '5' },
       n: { type: 'string', default: '4000' },
       rate: { type: 'string', default: '2000' },
+      vary: { type: 'string', default: '1' },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       'cpu-prof': { type: 'boolean', default: false },
       rungs: { type: 'string', default: RUNGS.join(',') },
@@ -167,26 +179,35 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   acquireRunLock(OUT_DIR);
   const credentials = await mintBenchCredentials(OUT_DIR);
-  const message = Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token })).toString('base64');
+  const vary = Number(values.vary);
+  if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
+  // --vary 1 is the one request earlier figures were measured with (alice, acme, p-42).
+  const varied = vary === 1 ? undefined : variedPrincipals(vary);
+  const encode = (req) => Buffer.from(checkRequestMessage(req)).toString('base64');
+  const messages = varied === undefined
+    ? [encode({ ...READ_PROJECT, token: credentials.token })]
+    : await Promise.all(varied.map(async (p) => encode({
+      ...READ_PROJECT, path: `/api/v1/tenants/${p.tenant}/projects/${p.project}`, requestId: p.requestId, token: await credentials.sign(p),
+    })));
   const standin = !values['policy-bundle'];
   const bundle = standin ? buildStandinBundle(OUT_DIR, log) : path.resolve(values['policy-bundle']);
   const entrypoint = standin ? STANDIN_ENTRYPOINT : (values['policy-entrypoint'] ?? 'authz/allow');
   const rounds = Number(values.rounds);
   const n = Number(values.n);
   const rate = Number(values.rate);
-  log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s`);
+  log(`decide-ladder: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} decisions per rung at ${rate}/s, ${vary} distinct request${vary === 1 ? '' : 's'}`);
   const lines = [];
   const rungs = values.rungs.split(',');
   for (const r of rungs) if (!RUNGS.includes(r)) throw new Error(`--rungs: ${r} is not one of ${RUNGS.join(', ')}`);
   for (const rung of rungs) {
     const broker = rung === 'audit' ? await startKafkaBroker() : undefined;
     try {
-      const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
-      const r = await runChild({ rung, config, rounds, n, rate, message, distDir: path.resolve(values.dist), alloc: values.alloc, allocTop: Number(values['alloc-top']) },
+      const config = materializeConfig(OUT_DIR, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin, varied });
+      const r = await runChild({ rung, config, rounds, n, rate, messages, distDir: path.resolve(values.dist), alloc: values.alloc, allocTop: Number(values['alloc-top']) },
         values['cpu-prof'] ? path.join(OUT_DIR, 'profiles') : undefined);
       const below = lines.at(-1);
       const line = {
-        rung, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
+        rung, vary, main_thread_cpu_us: Number(r.main_thread_cpu_us.toFixed(2)), cpu_us: Number(r.cpu_us.toFixed(2)),
         added_main_thread_cpu_us: below ? Number((r.main_thread_cpu_us - below.main_thread_cpu_us).toFixed(2)) : null,
         added_cpu_us: below ? Number((r.cpu_us - below.cpu_us).toFixed(2)) : null,
         other_threads_cpu_us: r.other_threads_cpu_us,
@@ -204,8 +225,8 @@ async function main() {
       await broker?.stop();
     }
   }
-  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl (a --rungs subset is not the ladder).
-  if (values.rungs === RUNGS.join(',')) writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  // bench/targets.js reads the rungs from here, next to the socket bench's latest.jsonl (a --rungs subset, or a --vary run, is not the ladder it compares).
+  if (values.rungs === RUNGS.join(',') && vary === 1) writeFileSync(path.join(OUT_DIR, 'decide-ladder.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   log('\nrung      main thread CPU µs/decision (+added)   process CPU µs/decision (+added)');
   for (const l of lines) {
     const plus = (x) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x})`);

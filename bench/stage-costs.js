@@ -4,8 +4,11 @@
 // next to the opa-wasm module's own evaluation of the same input — so that
 // "policy ≤ 15 µs above the module's own evaluation" can be stated honestly.
 //
-//   node bench/stage-costs.js [--n 20000] [--rounds 9] [--dist DIR] [--remote]
+//   node bench/stage-costs.js [--n 20000] [--rounds 9] [--vary 1] [--dist DIR] [--remote]
 //
+// --vary N: N distinct allowed requests (bench/lib/varied-requests.js, as
+//   decide-ladder --vary), each stage called with them in turn: what a stage
+//   costs when the call before was another principal's, tenant's and object's.
 // --dist: another build's dist/ (a copy of the build before a change) to compare.
 // --remote: also the rebac stage in remote mode answering from its decision
 //   cache (`fga serve` started for it; the first decision fills the cache).
@@ -33,6 +36,7 @@ import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
+import { variedPrincipals } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -59,36 +63,52 @@ function time(fn, n, rounds) {
   return { min: per[0], median: per[Math.floor(per.length / 2)] };
 }
 
-/** Starts the sidecar of `config` from `distDir`; returns it, its route's stages and what each stage received. */
-async function startAndCapture(distDir, config, message, env) {
+/**
+ * Starts the sidecar of `config` from `distDir`; returns it, its route's stages and what each stage received
+ * for each of `messages` (seen: stage name → [{ req, ctx }, ...], in the messages' order).
+ */
+async function startAndCapture(distDir, config, messages, env) {
   const { dist, decodeCheckRequest, authzRequestFromCheck, startOffline } = await loadDecisionPath(distDir);
   const { createDecisionContext } = await dist('decision/context.js');
   const sidecar = await startOffline(config, env);
-  const req = authzRequestFromCheck(decodeCheckRequest(message));
+  const first = authzRequestFromCheck(decodeCheckRequest(messages[0]));
   // Internals, read for the bench only: the runtime's route table gives the route's Stage objects.
-  const match = sidecar.runtime.authorizer.opts.routes.match(req);
+  const match = sidecar.runtime.authorizer.opts.routes.match(first);
   const stages = match.route.stages;
   const seen = new Map();
   for (const s of stages) {
     const own = Object.hasOwn(s, 'evaluate');
     const orig = s.evaluate;
+    seen.set(s.name, []);
     s.evaluate = function capture(r, ctx) {
       // A context of its own per stage, as the stage saw it, with no deadline (a loop outlives 50 ms).
       const copy = createDecisionContext({ ...ctx, deadline: Number.POSITIVE_INFINITY });
       Object.assign(copy.annotations, ctx.annotations);
-      seen.set(s.name, { req: r, ctx: copy });
+      seen.get(s.name).push({ req: r, ctx: copy });
       return orig.call(this, r, ctx);
     };
     s.restore = () => (own ? (s.evaluate = orig) : delete s.evaluate);
   }
-  let d = sidecar.decide(req);
-  if (d instanceof Promise) d = await d;
+  for (const message of messages) {
+    let d = sidecar.decide(authzRequestFromCheck(decodeCheckRequest(message)));
+    if (d instanceof Promise) d = await d;
+    if (!d.allowed) throw new Error(`a bench request was denied: ${d.reason} by ${d.stage}`);
+  }
   for (const s of stages) {
     s.restore();
     delete s.restore;
   }
-  if (!d.allowed) throw new Error(`the bench request was denied: ${d.reason} by ${d.stage}`);
-  return { sidecar, stages, seen, decide: () => sidecar.decide(authzRequestFromCheck(decodeCheckRequest(message))) };
+  return { sidecar, stages, seen };
+}
+
+/** A function that calls `f` with the items of `list` in turn, one per call. */
+function cycling(list, f) {
+  let i = 0;
+  return () => {
+    const x = list[i];
+    i = i + 1 === list.length ? 0 : i + 1;
+    return f(x);
+  };
 }
 
 async function main() {
@@ -98,6 +118,7 @@ async function main() {
       rounds: { type: 'string', default: '9' },
       dist: { type: 'string', default: path.join(REPO, 'dist') },
       remote: { type: 'boolean', default: false },
+      vary: { type: 'string', default: '1' },
     },
   });
   const n = Number(values.n);
@@ -107,10 +128,18 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   acquireRunLock(OUT_DIR);
   const credentials = await mintBenchCredentials(OUT_DIR);
-  const message = Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token }));
+  const vary = Number(values.vary);
+  if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
+  // --vary 1 is the one request earlier figures were measured with (alice, acme, p-42).
+  const varied = vary === 1 ? undefined : variedPrincipals(vary);
+  const messages = varied === undefined
+    ? [Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token }))]
+    : await Promise.all(varied.map(async (v) => Buffer.from(checkRequestMessage({
+      ...READ_PROJECT, path: `/api/v1/tenants/${v.tenant}/projects/${v.project}`, requestId: v.requestId, token: await credentials.sign(v),
+    }))));
   const bundle = buildStandinBundle(OUT_DIR, log);
-  const config = materializeConfig(OUT_DIR, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true });
-  log(`stage-costs: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} calls; ${distDir}`);
+  const config = materializeConfig(OUT_DIR, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true, varied });
+  log(`stage-costs: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} calls; ${vary} distinct request${vary === 1 ? '' : 's'}; ${distDir}`);
 
   const lines = [];
   const report = (what, fn, note) => {
@@ -121,15 +150,15 @@ async function main() {
     return t;
   };
 
-  const { sidecar, stages, seen } = await startAndCapture(distDir, config, message, process.env);
+  const { sidecar, stages, seen } = await startAndCapture(distDir, config, messages, process.env);
   try {
     const stage = (name) => stages.find((s) => s.name === name);
     const at = (name) => seen.get(name);
 
     // rebac, embedded
     const rebac = stage('rebac');
-    const r = at('rebac');
-    report('rebac stage (embedded)', () => rebac.evaluate(r.req, r.ctx));
+    report('rebac stage (embedded)', cycling(at('rebac'), (x) => rebac.evaluate(x.req, x.ctx)));
+    const r = at('rebac')[0];
     const store = rebac.checker.source.store;
     const user = rebac.subjects.userFor(r.ctx.principal);
     const checkReq = { tuple_key: { user, relation: 'can_read', object: `${r.ctx.resource.type}:${r.ctx.resource.id}` },
@@ -138,8 +167,8 @@ async function main() {
 
     // policy
     const policy = stage('policy');
-    const p = at('policy');
-    report('policy stage', () => policy.evaluate(p.req, p.ctx));
+    report('policy stage', cycling(at('policy'), (x) => policy.evaluate(x.req, x.ctx)));
+    const p = at('policy')[0];
     const { policyInputJson } = await dist('policy/input-json.js');
     const shape = policy.inputShape;
     const utf8 = (text) => {
@@ -147,8 +176,8 @@ async function main() {
       buf.write(text);
       return buf.buffer;
     };
-    report('  input text (policyInputJson)', () => policyInputJson(p.req, p.ctx, shape));
-    report('  input text as a UTF-8 ArrayBuffer (opa-wasm\'s ready input)', () => utf8(policyInputJson(p.req, p.ctx, shape)));
+    report('  input text (policyInputJson)', cycling(at('policy'), (x) => policyInputJson(x.req, x.ctx, shape)));
+    report('  input text as a UTF-8 ArrayBuffer (opa-wasm\'s ready input)', cycling(at('policy'), (x) => utf8(policyInputJson(x.req, x.ctx, shape))));
     const active = policy.deps.slot.current;
     const evaluator = active.evaluator;
     const id = evaluator.entrypointId(STANDIN_ENTRYPOINT);
@@ -171,17 +200,16 @@ async function main() {
 
     // budget, memory backend
     const budget = stage('budget');
-    const b = at('budget');
-    report('budget stage (memory)', () => budget.evaluate(b.req, b.ctx));
+    report('budget stage (memory)', cycling(at('budget'), (x) => budget.evaluate(x.req, x.ctx)));
 
     // The whole decision, for scale (identity with its token cache, routing, all five stages).
     const { decodeCheckRequest } = await dist('transport/grpc/check-request-reader.js');
     const { authzRequestFromCheck } = await dist('request/from-check-request.js');
     const { encodeCheckResponseFrame } = await dist('transport/grpc/check-response-writer.js');
-    report('whole decision (decode, decide, encode)', () =>
-      encodeCheckResponseFrame(sidecar.decide(authzRequestFromCheck(decodeCheckRequest(message)))));
+    report('whole decision (decode, decide, encode)', cycling(messages, (m) =>
+      encodeCheckResponseFrame(sidecar.decide(authzRequestFromCheck(decodeCheckRequest(m))))));
     // What the budget's headers cost after the stage, in the gRPC response writer: the same decision with and without them.
-    const decided = sidecar.decide(authzRequestFromCheck(decodeCheckRequest(message)));
+    const decided = sidecar.decide(authzRequestFromCheck(decodeCheckRequest(messages[0])));
     const budgetNames = (h) => Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('x-budget-')));
     const bare = { ...decided, upstreamHeaders: budgetNames(decided.upstreamHeaders), responseHeaders: budgetNames(decided.responseHeaders) };
     const count = (h) => Object.keys(h).filter((k) => k.startsWith('x-budget-')).length;
@@ -192,19 +220,18 @@ async function main() {
   }
 
   if (values.remote) {
-    const fga = await startFgaServe({ model: path.join(REPO, 'config/fga/model.fga'), tuples: path.join(BENCH_DIR, 'config/rebac-tuples.yaml') });
+    const fga = await startFgaServe({ model: path.join(REPO, 'config/fga/model.fga'), tuples: varied === undefined ? path.join(BENCH_DIR, 'config/rebac-tuples.yaml') : path.join(OUT_DIR, 'rebac-tuples-vary.yaml') });
     try {
       // The capabilities read process.env themselves (as the CLI's environment).
       Object.assign(process.env, { AUTHZ__REBAC__MODE: 'remote', FGA_API_URL: fga.apiUrl, FGA_STORE_ID: fga.storeId });
-      const remote = await startAndCapture(distDir, config, message, process.env);
+      const remote = await startAndCapture(distDir, config, messages, process.env);
       try {
         const rebac = remote.stages.find((s) => s.name === 'rebac');
-        const r = remote.seen.get('rebac');
-        report('rebac stage (remote, cached hit)', () => {
+        report('rebac stage (remote, cached hit)', cycling(remote.seen.get('rebac'), (r) => {
           const a = rebac.evaluate(r.req, r.ctx);
           if (a instanceof Promise) throw new Error('a cache miss in the remote rebac loop');
           return a;
-        });
+        }));
       } finally {
         await remote.sidecar.close();
       }

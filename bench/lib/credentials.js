@@ -11,7 +11,8 @@ export const BENCH_AUDIENCE = 'bench-api';
 
 /**
  * Generates an RS256 key pair (what most identity providers sign with),
- * writes `<outDir>/jwks.json` (and the token to `<outDir>/token.jwt`), and returns a bearer token for `claims`.
+ * writes `<outDir>/jwks.json` (and the token to `<outDir>/token.jwt`), and returns a bearer token for `claims`,
+ * and `sign(claims)`: another token from the same key (benches that vary the principal).
  */
 export async function mintBenchCredentials(outDir, { sub = 'alice', tenant = 'acme', roles = ['viewer'] } = {}) {
   const alg = 'RS256';
@@ -21,15 +22,16 @@ export async function mintBenchCredentials(outDir, { sub = 'alice', tenant = 'ac
   mkdirSync(outDir, { recursive: true });
   const jwksFile = path.join(outDir, 'jwks.json');
   writeFileSync(jwksFile, `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`);
-  const token = await new SignJWT({ tenant_id: tenant, roles })
+  const sign = (c) => new SignJWT({ tenant_id: c.tenant, roles: c.roles })
     .setProtectedHeader({ alg, kid, typ: 'JWT' })
-    .setSubject(sub)
+    .setSubject(c.sub)
     .setIssuer(BENCH_ISSUER)
     .setAudience(BENCH_AUDIENCE)
     .setIssuedAt()
     .setExpirationTime('1h')
     .sign(privateKey);
+  const token = await sign({ sub, tenant, roles });
   // Kept for poking at a running bench sidecar by hand (curl, h2load).
   writeFileSync(path.join(outDir, 'token.jwt'), `${token}\n`);
-  return { jwksFile, token, sub, tenant, roles };
+  return { jwksFile, token, sub, tenant, roles, sign };
 }

@@ -9,9 +9,10 @@ export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 /**
  * A proxied request: { method, path, host, token }. Headers besides the
  * bearer token are what a typical Envoy forwards (pseudo-headers included,
- * as Envoy puts them in the CheckRequest's header map).
+ * as Envoy puts them in the CheckRequest's header map); `requestId` is the
+ * x-request-id (one fixed id unless given).
  */
-export function checkRequestMessage({ method, path, host, token }) {
+export function checkRequestMessage({ method, path, host, token, requestId = '5f0c2bb2-6a1e-4b51-9a53-7c3c8f0e1a2d' }) {
   const { CheckRequest } = authzTypes();
   const now = Date.now();
   const msg = {
@@ -35,7 +36,7 @@ export function checkRequestMessage({ method, path, host, token }) {
             accept: 'application/json',
             'user-agent': 'bench-client/1.0',
             'x-forwarded-proto': 'http',
-            'x-request-id': '5f0c2bb2-6a1e-4b51-9a53-7c3c8f0e1a2d',
+            'x-request-id': requestId,
             authorization: `Bearer ${token}`,
           },
         },

@@ -46,6 +46,7 @@ import { writeCheckRequestBody } from './requests.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './scenarios-policy.js';
 import { processCpuUs } from './process-cpu.js';
 import { startSidecar } from './sidecar-process.js';
+import { budgetEveryTenant, writeVariedTuples } from './varied-requests.js';
 
 const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
 const TEMPLATE = path.join(CONFIG_DIR, 'full.yaml');
@@ -72,14 +73,20 @@ const COUNTERS = {
  * Writes the config of one rung to `<outDir>/full-<rung>.yaml`: the template
  * with the sections and route stages above the rung removed, relative paths
  * made absolute, the broker's address and the policy bundle filled in.
+ * `varied` (decide-ladder --vary: bench/lib/varied-requests.js) are further
+ * principals the config must allow: their tuples and their tenants' budgets.
  */
-export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin }) {
+export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin, varied }) {
   const doc = parse(readFileSync(TEMPLATE, 'utf8'));
   const level = RUNGS.indexOf(rung);
   const has = (r) => RUNGS.indexOf(r) <= level;
   doc.identity.jwt.jwks_file = path.resolve(CONFIG_DIR, doc.identity.jwt.jwks_file);
   doc.rebac.embedded.model = path.resolve(CONFIG_DIR, doc.rebac.embedded.model);
   doc.rebac.embedded.tuples = path.resolve(CONFIG_DIR, doc.rebac.embedded.tuples);
+  if (varied) {
+    doc.rebac.embedded.tuples = writeVariedTuples(outDir, doc.rebac.embedded.tuples, varied);
+    budgetEveryTenant(doc.budget, varied);
+  }
   for (const section of ['rebac', 'policy', 'budget', 'audit']) if (!has(section)) delete doc[section];
   if (doc.policy) {
     doc.policy.bundle.file = bundle;

@@ -18,6 +18,8 @@ export class BudgetMetrics {
   /** Charges counted in plain cells (shared by every BudgetMetrics on the registry). */
   private readonly chargedCells: CellCounter<'tenant' | 'path'>;
   private lastCell: CountCell<'tenant' | 'path'> | undefined;
+  /** The cells met so far, by path then tenant (both bounded: paths are four, tenants configured or `_default`). */
+  private readonly cellsByPath = new Map<ChargePath, Map<string, CountCell<'tenant' | 'path'>>>();
 
   constructor(registry: Registry) {
     this.chargedCells = CellCounter.on(registry, 'authz_budget_charged_total',
@@ -45,10 +47,14 @@ export class BudgetMetrics {
 
   /** Every allowed charge counts one here: in a plain cell, off prom-client's per-call path (observability/cell-counter.ts). */
   countCharged(tenant: string, path: ChargePath): void {
-    // Consecutive charges usually share tenant and path: skip the key and the lookup.
+    // Consecutive charges usually share tenant and path: skip the lookups. When tenants
+    // alternate, the cell is found by two map lookups, not by building its label key.
     let cell = this.lastCell;
     if (cell === undefined || cell.labels.tenant !== tenant || cell.labels.path !== path) {
-      cell = this.chargedCells.cell({ tenant, path });
+      let byTenant = this.cellsByPath.get(path);
+      if (byTenant === undefined) this.cellsByPath.set(path, (byTenant = new Map()));
+      cell = byTenant.get(tenant);
+      if (cell === undefined) byTenant.set(tenant, (cell = this.chargedCells.cell({ tenant, path })));
       this.lastCell = cell;
     }
     cell.pending++;

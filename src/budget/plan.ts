@@ -100,7 +100,9 @@ const MAX_CACHED_PLANS = 10_000;
  * built from them. Admin overrides live until the config section changes.
  */
 export class BudgetPlans {
-  private readonly cache = new Map<string, TenantPlan | null>();
+  /** Plans by tenant, one map per (class, per-principal): a lookup builds no key string. */
+  private readonly cache = new Map<RouteClass, [Map<string, TenantPlan | null>, Map<string, TenantPlan | null>]>();
+  private cachedPlans = 0;
   private readonly overrides = new Map<string, TenantLimits>();
   /** The plan answered last: consecutive requests are mostly the same tenant and class (cleared with the cache). */
   private last: { tenant: string; cls: RouteClass; perPrincipal: boolean; plan: TenantPlan | null } | undefined;
@@ -115,6 +117,7 @@ export class BudgetPlans {
 
   private clearCache(): void {
     this.cache.clear();
+    this.cachedPlans = 0;
     this.last = undefined;
   }
 
@@ -143,8 +146,9 @@ export class BudgetPlans {
   }
 
   private lookup(tenant: string, cls: RouteClass, perPrincipal: boolean): TenantPlan | undefined {
-    const key = `${tenant}\u0000${cls}\u0000${perPrincipal ? 1 : 0}`;
-    const cached = this.cache.get(key);
+    let byClass = this.cache.get(cls);
+    if (byClass === undefined) this.cache.set(cls, (byClass = [new Map(), new Map()]));
+    const cached = byClass[perPrincipal ? 1 : 0].get(tenant);
     if (cached !== undefined) return cached ?? undefined;
     const limits = this.limitsOf(tenant);
     let plan: TenantPlan | null = null;
@@ -156,8 +160,12 @@ export class BudgetPlans {
       specsFor(pp, 'principal.', 'p:', true, specs);
       plan = { tenant, label: this.isConfigured(tenant) ? tenant : '_default', specs, hasPerPrincipal: pp !== undefined };
     }
-    if (this.cache.size >= MAX_CACHED_PLANS) this.clearCache();
-    this.cache.set(key, plan);
+    if (this.cachedPlans >= MAX_CACHED_PLANS) {
+      this.clearCache();
+      this.cache.set(cls, (byClass = [new Map(), new Map()]));
+    }
+    byClass[perPrincipal ? 1 : 0].set(tenant, plan);
+    this.cachedPlans++;
     return plan ?? undefined;
   }
 

@@ -15,7 +15,7 @@
 //
 // The text must mean exactly what JSON.stringify(buildPolicyInput(...)) means
 // (same members, same values; test/policy/input-json.test.ts compares them).
-import type { AuthzRequest, DecisionContext, Peer } from '../decision/types.js';
+import type { AuthzRequest, DecisionContext, Peer, Principal } from '../decision/types.js';
 import { nowSecond, queryString } from './input.js';
 
 /** What of the request a route's policy reads; undefined members mean "all", as OPA-Envoy gives it. */
@@ -30,11 +30,15 @@ export const FULL_INPUT: PolicyInputShape = Object.freeze({});
 // a bearer token. A regex scan for what JSON must escape (quote, backslash,
 // control characters, surrogates — paired or not, to keep the test simple)
 // is compiled to native code; only strings that have one take the slow path.
+// Written as "the whole string is safe", anchored: the engine then runs one
+// tight loop over the characters instead of trying a match at every start
+// position — half the time for a bearer token (~1.3 µs instead of ~2.6-4 µs
+// for 780 characters on this host), the same for short strings.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const NOTHING_TO_ESCAPE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
 function str(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+  return NOTHING_TO_ESCAPE.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 const VERSION_JSON = '{"ext_authz":"v3","encoding":"protojson"}';
 
@@ -110,6 +114,22 @@ function json(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/**
+ * The principal member's text, once per principal object: a verified token's
+ * principal is one frozen object (its roles and claims frozen too) shared by
+ * every request that carries the token, so its text cannot change.
+ */
+const principalTexts = new WeakMap<Principal, string>();
+
+function principalJson(p: Principal): string {
+  let s = principalTexts.get(p);
+  if (s !== undefined) return s;
+  s = `{"id":${str(p.id)},"kind":${str(p.kind)},"tenant":${p.tenant === undefined ? 'null' : str(p.tenant)},` +
+    `"roles":${json(p.roles)},"claims":${json(p.claims)}}`;
+  if (Object.isFrozen(p) && Object.isFrozen(p.roles) && Object.isFrozen(p.claims)) principalTexts.set(p, s);
+  return s;
+}
+
 /** The policy input's JSON text. */
 export function policyInputJson(req: AuthzRequest, ctx: DecisionContext, shape: PolicyInputShape = FULL_INPUT): string {
   const query = queryString(req.query);
@@ -125,8 +145,7 @@ export function policyInputJson(req: AuthzRequest, ctx: DecisionContext, shape: 
     `"contextExtensions":${stringRecord(req.contextExtensions)},` +
     `"metadataContext":{"filterMetadata":${json(req.filterMetadata)}}},` +
     `"parsed_path":${parsedPath(req.path)},"parsed_query":${parsedQuery(req.query)},` +
-    `"principal":{"id":${str(p.id)},"kind":${str(p.kind)},"tenant":${p.tenant === undefined ? 'null' : str(p.tenant)},` +
-    `"roles":${json(p.roles)},"claims":${json(p.claims)}},` +
+    `"principal":${principalJson(p)},` +
     `"resource":{"type":${str(r.type)},"id":${str(r.id)},"tenant":${r.tenant === undefined ? 'null' : str(r.tenant)}},` +
     `"action":${str(ctx.action)},"route":${str(ctx.route)},"route_params":${stringRecord(ctx.routeParams)},` +
     `"now":${str(nowSecond())},"version":${VERSION_JSON}` +

@@ -3,6 +3,7 @@
 // answered synchronously — no promise, no I/O on the decision path.
 import type { Logger } from 'pino';
 import { StageFailure } from '../decision/stage-failure.js';
+import { AnswerMemo } from './embedded/answer-memo.js';
 import { FgaCheckError, loadEmbeddedStore } from './embedded/index.js';
 import type { EmbeddedCheckRequest, EmbeddedFileSource } from './embedded/index.js';
 import type { FgaCheck, RebacChecker } from './checker.js';
@@ -21,6 +22,8 @@ export interface EmbeddedCheckerOptions {
 export class EmbeddedChecker implements RebacChecker {
   readonly mode = 'embedded' as const;
   readonly source: EmbeddedFileSource;
+  /** Answers at the store's current revision: a repeated check is a map lookup, not a resolution. */
+  private readonly memo = new AnswerMemo();
 
   /** Throws a clear FgaCheckError when the files are missing or invalid at start. */
   constructor(opts: EmbeddedCheckerOptions) {
@@ -53,6 +56,17 @@ export class EmbeddedChecker implements RebacChecker {
   }
 
   private checkOne(c: FgaCheck): boolean {
+    const store = this.source.store;
+    const revision = store.revision;
+    const key = AnswerMemo.keyOf(c);
+    const known = this.memo.get(key, revision);
+    if (known !== undefined) return known;
+    const allowed = this.resolve(c);
+    this.memo.set(key, revision, allowed);
+    return allowed;
+  }
+
+  private resolve(c: FgaCheck): boolean {
     const req: EmbeddedCheckRequest = { tuple_key: { user: c.user, relation: c.relation, object: c.object } };
     if (c.context !== undefined) req.context = c.context as Record<string, unknown>;
     if (c.contextualTuples !== undefined) req.contextual_tuples = [...c.contextualTuples];

@@ -29,6 +29,8 @@ export function escapeFgaId(id: string, prefixBytes: number, maxBytes = MAX_USER
 /** Maps a principal to its OpenFGA user string; undefined for anonymous callers. */
 export class SubjectMapper {
   private readonly memo = new Map<string, string>();
+  /** By principal object: a verified token's principal is one frozen object reused while the token is cached. */
+  private readonly byPrincipal = new WeakMap<Principal, string>();
 
   constructor(private readonly config: SubjectConfig) {}
 
@@ -39,6 +41,15 @@ export class SubjectMapper {
 
   userFor(principal: Principal): string | undefined {
     if (principal.kind === 'anonymous' || principal.id === '') return undefined;
+    const known = this.byPrincipal.get(principal);
+    if (known !== undefined) return known;
+    const user = this.userOf(principal);
+    // Only a frozen principal cannot change its id or kind after it was mapped.
+    if (Object.isFrozen(principal)) this.byPrincipal.set(principal, user);
+    return user;
+  }
+
+  private userOf(principal: Principal): string {
     const memoKey = principal.kind === 'user' ? `u${principal.id}` : `w${principal.id}`;
     const cached = this.memo.get(memoKey);
     if (cached !== undefined) return cached;

@@ -126,3 +126,21 @@ t.test('a decision that differs from the one before in a single field carries it
     t.equal(eventJson(d, r, AT), reference(d, r), `${field} again`);
   }
 });
+
+t.test('a verified principal (one frozen object per token) keeps its own text per tenant, and others theirs', async (t) => {
+  const base = decision({ id: 'd-f' });
+  const alice = Object.freeze({ ...base.principal!, id: 'alice', tenant: 'acme' });
+  const bob = Object.freeze({ ...base.principal!, id: 'bob', tenant: 'globex' });
+  const anon = Object.freeze({ ...base.principal!, id: 'anonymous', kind: 'anonymous' as const, tenant: 'acme' });
+  const req = request();
+  const order: Array<[string, Decision]> = [
+    ['alice', { ...base, principal: alice } as Decision],
+    ['bob', { ...base, principal: bob, resource: { ...base.resource!, tenant: 'globex' } } as Decision],
+    ['alice again', { ...base, principal: alice } as Decision],
+    ['alice on another tenant\'s resource', { ...base, principal: alice, resource: { ...base.resource!, tenant: 'globex' } } as Decision],
+    ['alice with no resource', { ...base, principal: alice, resource: undefined } as unknown as Decision],
+    ['anonymous', { ...base, principal: anon } as Decision],
+    ['alice once more', { ...base, principal: alice } as Decision],
+  ];
+  for (const [name, d] of order) t.equal(eventJson(d, req, AT), reference(d, req), name);
+});

@@ -41,6 +41,19 @@ t.test('the text parses to the same document as the object form', async (t) => {
   const other = decisionContext('read');
   Object.assign(other, { principal: principal({ id: 'bob', claims: Object.freeze({ sub: 'bob' }) }) });
   t.same(viaText(policyInputJson(req, other)), viaObject(req, other), 'another principal gets its own claims');
+  // A verified token's principal is frozen (roles and claims too) and shared by its requests: its text is kept per object.
+  const verified = Object.freeze(principal({ id: 'carol', roles: Object.freeze(['editor']), claims: Object.freeze({ sub: 'carol', s: awkward }) }));
+  for (const [i, r] of [req, authzRequest({ path: '/x' })].entries()) {
+    const c = decisionContext('read');
+    Object.assign(c, { principal: verified });
+    t.same(viaText(policyInputJson(r, c)), viaObject(r, c), `a frozen principal, request ${i + 1}`);
+  }
+  const mutable = principal({ id: 'dave', roles: ['viewer'] });
+  const m = decisionContext('read');
+  Object.assign(m, { principal: mutable });
+  t.same(viaText(policyInputJson(req, m)), viaObject(req, m), 'a principal that is not frozen');
+  (mutable.roles as string[]).push('admin');
+  t.same(viaText(policyInputJson(req, m)), viaObject(req, m), 'is written again after it changed');
 
   const plain = authzRequest({ path: '/' });
   const plainCtx = decisionContext();

@@ -112,6 +112,11 @@ t.test('edits of the model and tuples files are followed; a bad edit keeps the l
 
   writeFileSync(tuples, '- { user: "org:acme", relation: owner, object: "project:acme-web" }\n');
   await eventually(t, 'the revocation is picked up', () => (deploy.evaluate(authzRequest(), ctxFor({ user: 'alice' })) as { kind: string }).kind === 'deny');
+  // Answers are remembered per check until the store changes: a grant after a deny is seen too.
+  writeFileSync(tuples, '- { user: "user:alice", relation: admin, object: "org:acme" }\n- { user: "org:acme", relation: owner, object: "project:acme-web" }\n');
+  await eventually(t, 'the grant is picked up', () => (deploy.evaluate(authzRequest(), ctxFor({ user: 'alice' })) as { kind: string }).kind === 'allow');
+  writeFileSync(tuples, '- { user: "org:acme", relation: owner, object: "project:acme-web" }\n');
+  await eventually(t, 'revoked again', () => (deploy.evaluate(authzRequest(), ctxFor({ user: 'alice' })) as { kind: string }).kind === 'deny');
 
   writeFileSync(path.join(dir, 'model.fga'), 'model\n  schema 1.1\ntype user\n  relations\n    define broken: [nope]\n');
   await eventually(t, 'the bad model is rejected', async () => (await metrics.registry.metrics()).includes('authz_rebac_model_reloads_total{outcome="failure"}'));

@@ -75,6 +75,7 @@ export class EmbeddedStore {
   private readonly models: TypeSystem[] = [];
   private readonly tuples = new TupleIndex();
   private changes: TupleChange[] = [];
+  private revisionCount = 0;
 
   constructor(opts: StoreOptions = {}) {
     this.id = opts.id ?? ulid();
@@ -87,6 +88,15 @@ export class EmbeddedStore {
 
   get tupleCount(): number {
     return this.tuples.size;
+  }
+
+  /**
+   * Bumped by every change of what a check can answer (a model version, a
+   * tuple written or deleted): an answer remembered at one revision holds
+   * while the revision is the same.
+   */
+  get revision(): number {
+    return this.revisionCount;
   }
 
   /** Validates and stores a new model version; returns its id. */
@@ -293,6 +303,7 @@ export class EmbeddedStore {
   }
 
   private touch(): void {
+    this.revisionCount++;
     this.updatedAt = new Date().toISOString();
   }
 }

@@ -42,8 +42,7 @@ export class RebacStage implements Stage {
   evaluate(_req: AuthzRequest, ctx: DecisionContext): StageResult | Promise<StageResult> {
     const user = this.subjects.userFor(ctx.principal);
     if (user === undefined) return DENY;
-    const context = requestContext(ctx);
-    const contextKey = `${lengthPrefixed(ctx.resource.tenant)}${lengthPrefixed(ctx.principal.tenant)}${ctx.action}`;
+    const { context, contextKey } = this.contextOf(ctx);
     const extra = this.claimTuples?.build(ctx.principal, user);
     const checks = new Array<FgaCheck>(this.checks.length);
     for (let i = 0; i < this.checks.length; i++) {
@@ -65,6 +64,26 @@ export class RebacStage implements Stage {
     const answers = this.checker.checkAll(checks, ctx.deadline);
     if (isPromise(answers)) return answers.then((a) => this.fold(a));
     return this.fold(answers);
+  }
+
+  /**
+   * The checks' request context and its key, reused while tenant, principal
+   * tenant and action are the last decision's (a route has one action; a
+   * principal, one tenant): no object and no key string per decision.
+   */
+  private lastContext: { tenant: string | undefined; principalTenant: string | undefined; action: string;
+    context: Record<string, unknown>; contextKey: string } | undefined;
+
+  private contextOf(ctx: DecisionContext): { context: Record<string, unknown>; contextKey: string } {
+    const last = this.lastContext;
+    const tenant = ctx.resource.tenant;
+    const principalTenant = ctx.principal.tenant;
+    if (last !== undefined && last.tenant === tenant && last.principalTenant === principalTenant && last.action === ctx.action) return last;
+    // Frozen: the same object goes to every check that shares it (and to a remote engine's request).
+    const context = Object.freeze(requestContext(ctx));
+    const contextKey = `${lengthPrefixed(tenant)}${lengthPrefixed(principalTenant)}${ctx.action}`;
+    this.lastContext = { tenant, principalTenant, action: ctx.action, context, contextKey };
+    return this.lastContext;
   }
 
   private fold(answers: readonly boolean[]): StageResult {
