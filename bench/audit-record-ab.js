@@ -29,10 +29,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
 import { loadDecisionPath } from './lib/dist-decision-path.js';
-import { checkRequestMessage } from './lib/requests.js';
 import { materializeConfig } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
-import { variedPrincipals } from './lib/varied-requests.js';
+import { variedCheckMessages } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -47,14 +46,7 @@ const threadNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8'
 
 const credentials = await mintBenchCredentials(OUT);
 const READ_PROJECT = { method: 'GET', path: '/api/v1/tenants/acme/projects/p-42', host: 'api.bench.local' };
-const vary = Number(values.vary);
-if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
-const varied = vary === 1 ? undefined : variedPrincipals(vary);
-const msgs = varied === undefined
-  ? [Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token }))]
-  : await Promise.all(varied.map(async (v) => Buffer.from(checkRequestMessage({
-    ...READ_PROJECT, path: `/api/v1/tenants/${v.tenant}/projects/${v.project}`, requestId: v.requestId, token: await credentials.sign(v),
-  }))));
+const { vary, varied, messages: msgs } = await variedCheckMessages(values.vary, credentials, READ_PROJECT);
 let next = 0;
 const bundle = buildStandinBundle(OUT, () => undefined);
 const config = materializeConfig(OUT, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true, varied });

@@ -54,11 +54,10 @@ import { mintBenchCredentials } from './lib/credentials.js';
 import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { startKafkaBroker } from './lib/kafka-broker.js';
 import { readProcessCpu, readThreadsCpu } from './lib/process-cpu.js';
-import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig, RUNGS } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
-import { variedPrincipals } from './lib/varied-requests.js';
+import { variedCheckMessages } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -179,16 +178,9 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   acquireRunLock(OUT_DIR);
   const credentials = await mintBenchCredentials(OUT_DIR);
-  const vary = Number(values.vary);
-  if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
   // --vary 1 is the one request earlier figures were measured with (alice, acme, p-42).
-  const varied = vary === 1 ? undefined : variedPrincipals(vary);
-  const encode = (req) => Buffer.from(checkRequestMessage(req)).toString('base64');
-  const messages = varied === undefined
-    ? [encode({ ...READ_PROJECT, token: credentials.token })]
-    : await Promise.all(varied.map(async (p) => encode({
-      ...READ_PROJECT, path: `/api/v1/tenants/${p.tenant}/projects/${p.project}`, requestId: p.requestId, token: await credentials.sign(p),
-    })));
+  const { vary, varied, messages: bytes } = await variedCheckMessages(values.vary, credentials, READ_PROJECT);
+  const messages = bytes.map((m) => m.toString('base64'));
   const standin = !values['policy-bundle'];
   const bundle = standin ? buildStandinBundle(OUT_DIR, log) : path.resolve(values['policy-bundle']);
   const entrypoint = standin ? STANDIN_ENTRYPOINT : (values['policy-entrypoint'] ?? 'authz/allow');

@@ -32,11 +32,10 @@ import { parseArgs } from 'node:util';
 import { mintBenchCredentials } from './lib/credentials.js';
 import { loadDecisionPath } from './lib/dist-decision-path.js';
 import { startFgaServe } from './lib/fga-process.js';
-import { checkRequestMessage } from './lib/requests.js';
 import { acquireRunLock } from './lib/run-lock.js';
 import { materializeConfig } from './lib/scenarios-full.js';
 import { buildStandinBundle, STANDIN_ENTRYPOINT } from './lib/scenarios-policy.js';
-import { variedPrincipals } from './lib/varied-requests.js';
+import { variedCheckMessages } from './lib/varied-requests.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -128,15 +127,8 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   acquireRunLock(OUT_DIR);
   const credentials = await mintBenchCredentials(OUT_DIR);
-  const vary = Number(values.vary);
-  if (!Number.isInteger(vary) || vary < 1) throw new Error(`--vary: ${values.vary} is not a positive integer`);
   // --vary 1 is the one request earlier figures were measured with (alice, acme, p-42).
-  const varied = vary === 1 ? undefined : variedPrincipals(vary);
-  const messages = varied === undefined
-    ? [Buffer.from(checkRequestMessage({ ...READ_PROJECT, token: credentials.token }))]
-    : await Promise.all(varied.map(async (v) => Buffer.from(checkRequestMessage({
-      ...READ_PROJECT, path: `/api/v1/tenants/${v.tenant}/projects/${v.project}`, requestId: v.requestId, token: await credentials.sign(v),
-    }))));
+  const { vary, varied, messages } = await variedCheckMessages(values.vary, credentials, READ_PROJECT);
   const bundle = buildStandinBundle(OUT_DIR, log);
   const config = materializeConfig(OUT_DIR, 'budget', { bundle, entrypoint: STANDIN_ENTRYPOINT, standin: true, varied });
   log(`stage-costs: ${os.availableParallelism()} cores, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds × ${n} calls; ${vary} distinct request${vary === 1 ? '' : 's'}; ${distDir}`);

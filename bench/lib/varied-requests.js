@@ -13,6 +13,7 @@
 // the budget limits acme has (an unlisted tenant would be refused).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkRequestMessage } from './requests.js';
 
 /** Tenants the varied requests cycle through (acme first: the one the other benches use). */
 export const VARY_TENANTS = ['acme', 'globex', 'initech', 'umbrella'];
@@ -43,4 +44,21 @@ export function writeVariedTuples(outDir, baseTuples, principals) {
 /** Gives every tenant of `principals` the budget limits of `from` (a tenant the template lists). */
 export function budgetEveryTenant(budget, principals, from = 'acme') {
   for (const p of principals) budget.tenants[p.tenant] ??= { ...budget.tenants[from] };
+}
+
+/**
+ * `--vary <text>` read, and the CheckRequest messages to cycle: for 1, the one
+ * request earlier figures were measured with (`base` with the bench's token);
+ * for n > 1, one per varied principal (its own path, request id and token).
+ * Resolves { vary: n, varied: the principals or undefined, messages: Buffer[] }.
+ */
+export async function variedCheckMessages(text, credentials, base) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--vary: ${text} is not a positive integer`);
+  if (n === 1) return { vary: n, varied: undefined, messages: [Buffer.from(checkRequestMessage({ ...base, token: credentials.token }))] };
+  const varied = variedPrincipals(n);
+  const messages = await Promise.all(varied.map(async (p) => Buffer.from(checkRequestMessage({
+    ...base, path: `/api/v1/tenants/${p.tenant}/projects/${p.project}`, requestId: p.requestId, token: await credentials.sign(p),
+  }))));
+  return { vary: n, varied, messages };
 }
