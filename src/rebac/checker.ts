@@ -27,6 +27,23 @@ export interface FgaCheck {
   readonly higherConsistency?: boolean;
 }
 
+/**
+ * A string naming everything an answer depends on besides the engine's own
+ * state: user, relation, object, the request context and the contextual
+ * tuples (by their keys when the caller gave them). Equal checks, equal keys;
+ * the fields cannot run into each other (ids hold no control characters: the
+ * path normalizer refuses them, and user strings are escaped). Shared by the
+ * remote decision cache and the embedded engine's answer memo.
+ */
+export function checkKey(c: FgaCheck): string {
+  let key = `${c.user}\u0001${c.relation}\u0001${c.object}`;
+  if (c.context !== undefined) key += `\u0001${c.contextKey ?? JSON.stringify(c.context)}`;
+  if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) {
+    key += `\u0002${c.contextualTuplesKey ?? JSON.stringify(c.contextualTuples)}`;
+  }
+  return key;
+}
+
 export interface RebacChecker {
   readonly mode: 'embedded' | 'remote';
   /** The authorization model answering checks (recorded as the `fga_model_id` annotation). */

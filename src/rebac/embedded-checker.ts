@@ -6,7 +6,7 @@ import { StageFailure } from '../decision/stage-failure.js';
 import { AnswerMemo } from './embedded/answer-memo.js';
 import { FgaCheckError, loadEmbeddedStore } from './embedded/index.js';
 import type { EmbeddedCheckRequest, EmbeddedFileSource } from './embedded/index.js';
-import type { FgaCheck, RebacChecker } from './checker.js';
+import { checkKey, type FgaCheck, type RebacChecker } from './checker.js';
 import type { AuthorizationModel } from './model/types.js';
 import type { RebacMetrics } from './metrics.js';
 import { REBAC_BAD_REQUEST, REBAC_UNAVAILABLE } from './reasons.js';
@@ -58,7 +58,7 @@ export class EmbeddedChecker implements RebacChecker {
   private checkOne(c: FgaCheck): boolean {
     const store = this.source.store;
     const revision = store.revision;
-    const key = AnswerMemo.keyOf(c);
+    const key = checkKey(c);
     const known = this.memo.get(key, revision);
     if (known !== undefined) return known;
     const allowed = this.resolve(c);

@@ -9,8 +9,8 @@
 // request context (CEL conditions read nothing else) and contextual tuples —
 // so a remembered answer is the answer, not an approximation: any write or
 // reload bumps the revision and forgets them all. Only answers are kept;
-// a check that throws is computed (and throws) again each time.
-import type { FgaCheck } from '../checker.js';
+// a check that throws is computed (and throws) again each time. Keys are
+// checker.ts's checkKey(), as the remote engine's decision cache has them.
 
 /** Entries kept at most; past it the memo starts over (cheaper than an LRU's bookkeeping per hit). */
 const MAX_ANSWERS = 10_000;
@@ -18,16 +18,6 @@ const MAX_ANSWERS = 10_000;
 export class AnswerMemo {
   private readonly answers = new Map<string, boolean>();
   private revision = -1;
-
-  /** The key of a check: injective over what its answer depends on (the store aside). */
-  static keyOf(c: FgaCheck): string {
-    let key = `${c.user}\u0001${c.relation}\u0001${c.object}`;
-    if (c.context !== undefined) key += `\u0001${c.contextKey ?? JSON.stringify(c.context)}`;
-    if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) {
-      key += `\u0002${c.contextualTuplesKey ?? JSON.stringify(c.contextualTuples)}`;
-    }
-    return key;
-  }
 
   /** The remembered answer at `revision`, or undefined (also forgets everything when the revision moved). */
   get(key: string, revision: number): boolean | undefined {

@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import { StageFailure } from '../../decision/stage-failure.js';
 import type { RemoteConfig } from '../config.js';
-import type { FgaCheck, RebacChecker } from '../checker.js';
+import { checkKey, type FgaCheck, type RebacChecker } from '../checker.js';
 import type { RebacMetrics } from '../metrics.js';
 import { REBAC_BAD_REQUEST, REBAC_UNAVAILABLE } from '../reasons.js';
 import { BreakerState, CircuitBreaker } from './breaker.js';
@@ -298,10 +298,7 @@ export class RemoteChecker implements RebacChecker {
 
   /** Store and model are fixed per checker; the key still names them so a key is meaningful on its own. */
   private keyOf(c: FgaCheck): string {
-    let key = `${this.scope}${c.user}\u0001${c.relation}\u0001${c.object}`;
-    if (c.context !== undefined) key += `\u0001${c.contextKey ?? JSON.stringify(c.context)}`;
-    if (c.contextualTuples !== undefined && c.contextualTuples.length > 0) key += `\u0002${c.contextualTuplesKey ?? JSON.stringify(c.contextualTuples)}`;
-    return key;
+    return `${this.scope}${checkKey(c)}`;
   }
 
   async close(): Promise<void> {
