@@ -70,13 +70,15 @@ const COUNTERS = {
 };
 
 /**
- * Writes the config of one rung to `<outDir>/full-<rung>.yaml`: the template
- * with the sections and route stages above the rung removed, relative paths
- * made absolute, the broker's address and the policy bundle filled in.
+ * Writes the config of one rung to `<outDir>/full-<instance>.yaml` (instance:
+ * the rung unless named): the template with the sections and route stages
+ * above the rung removed, relative paths made absolute, the broker's address
+ * and the policy bundle filled in. Each instance has its own audit trail
+ * directory, so two audited sidecars of one run never share (or delete) one.
  * `varied` (decide-ladder --vary: bench/lib/varied-requests.js) are further
  * principals the config must allow: their tuples and their tenants' budgets.
  */
-export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin, varied }) {
+export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypoint, standin, varied, instance = rung }) {
   const doc = parse(readFileSync(TEMPLATE, 'utf8'));
   const level = RUNGS.indexOf(rung);
   const has = (r) => RUNGS.indexOf(r) <= level;
@@ -94,7 +96,7 @@ export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypo
   }
   if (doc.audit) {
     const trail = doc.audit.sinks.find((s) => s.jsonl).jsonl;
-    trail.dir = path.resolve(CONFIG_DIR, trail.dir);
+    trail.dir = path.join(outDir, `full-${instance}`, 'trail');
     doc.audit.sinks.find((s) => s.kafka).kafka.brokers = [brokerAddress];
     // A trail left by an earlier run would be shipped again or chained onto.
     rmSync(path.dirname(trail.dir), { recursive: true, force: true });
@@ -108,7 +110,7 @@ export function materializeConfig(outDir, rung, { brokerAddress, bundle, entrypo
     for (const s of route.stages) if (s.policy) s.policy.entrypoint = entrypoint;
   }
   mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `full-${rung}.yaml`);
+  const file = path.join(outDir, `full-${instance}.yaml`);
   writeFileSync(file, `# Written by bench/lib/scenarios-full.js from bench/config/full.yaml (rung ${rung}).\n${stringify(doc)}`);
   return file;
 }
@@ -170,7 +172,7 @@ async function waitAuditDrained(adminPort) {
   }
 }
 
-async function fullSidecar(ctx, rung, env = {}) {
+async function fullSidecar(ctx, rung, env = {}, instance = rung) {
   const level = RUNGS.indexOf(rung);
   const standin = !ctx.policyBundle;
   const withPolicy = level >= RUNGS.indexOf('policy');
@@ -180,7 +182,7 @@ async function fullSidecar(ctx, rung, env = {}) {
   const broker = withAudit ? await startKafkaBroker() : undefined;
   let sidecar;
   try {
-    const config = materializeConfig(ctx.outDir, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin });
+    const config = materializeConfig(ctx.outDir, rung, { brokerAddress: broker?.address, bundle, entrypoint, standin, instance });
     sidecar = await startSidecar({ config, env, cpuProfDir: ctx.cpuProfDir, bin: ctx.sidecarBin });
     await assertStagesDecide(sidecar, ctx.outDir, rung, standin);
   } catch (err) {
@@ -239,8 +241,11 @@ export const FULL_TARGETS = {
   full_noop: { start: async () => { const s = await startNoopServer('http2'); return { ...s, ports: { grpc: s.port } }; } },
   full: { start: (ctx) => fullSidecar(ctx, 'audit') },
   // The same with load shedding on (its defaults: lag 20 ms, 1000 in flight), for the overload scenario.
-  full_shed: { start: (ctx) => fullSidecar(ctx, 'audit', { AUTHZ__LOAD_SHEDDING__ENABLED: 'true' }) },
-  ...Object.fromEntries(RUNGS.slice(0, -1).map((rung) => [`ladder_${rung}`, { start: (ctx) => fullSidecar(ctx, rung) }])),
+  full_shed: { start: (ctx) => fullSidecar(ctx, 'audit', { AUTHZ__LOAD_SHEDDING__ENABLED: 'true' }, 'shed') },
+  // Every rung its own fresh process, the audit rung too: run on the `full` target, it followed full_16's
+  // saturation with a heap that saturation had grown (GC 19.7 ms/s and 23.7 pauses/s at 2,000/s, against
+  // 6–8 ms/s and 4.2 for a fresh full sidecar at the same rate), and the ladder charged that to audit.
+  ...Object.fromEntries(RUNGS.map((rung) => [`ladder_${rung}`, { start: (ctx) => fullSidecar(ctx, rung, {}, `ladder-${rung}`) }])),
 };
 
 /** Fixed rates of the opt-in full_rate_* scenarios (requests/s, 1 connection, 4 streams). */
@@ -262,7 +267,7 @@ export const FULL_SCENARIOS = [
   ]),
   // The ladder: each rung compared with the one below (core with the no-op); `cpu_us_added` is the difference.
   ...RUNGS.map((rung, i) => ({
-    name: `ladder_${rung}`, target: rung === 'audit' ? 'full' : `ladder_${rung}`, ...grpc, concurrency: 4, rate: LADDER_RATE, ladder: true,
+    name: `ladder_${rung}`, target: `ladder_${rung}`, ...grpc, concurrency: 4, rate: LADDER_RATE, ladder: true,
     baseline: i === 0 ? `full_noop_rate_${LADDER_RATE}` : `ladder_${RUNGS[i - 1]}`,
   })),
   // Each rung below the full pipeline saturated like full_16 (opt-in: --only rung_): splits full_16's CPU per
