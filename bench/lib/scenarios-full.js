@@ -242,9 +242,9 @@ export const FULL_TARGETS = {
   full: { start: (ctx) => fullSidecar(ctx, 'audit') },
   // The same with load shedding on (its defaults: lag 20 ms, 1000 in flight), for the overload scenario.
   full_shed: { start: (ctx) => fullSidecar(ctx, 'audit', { AUTHZ__LOAD_SHEDDING__ENABLED: 'true' }, 'shed') },
-  // Every rung its own fresh process, the audit rung too: run on the `full` target, it followed full_16's
-  // saturation with a heap that saturation had grown (GC 19.7 ms/s and 23.7 pauses/s at 2,000/s, against
-  // 6–8 ms/s and 4.2 for a fresh full sidecar at the same rate), and the ladder charged that to audit.
+  // Every rung its own fresh process, the audit rung too: on the `full` target it ran after full_16 and the
+  // idle minute the other rungs take, by when V8 had shrunk the young generation to 1 MB (22–24 ms/s of GC in
+  // ~25 pauses/s at 2,000/s, against ~6 in 4 for a fresh sidecar), and the ladder charged that to audit.
   ...Object.fromEntries(RUNGS.map((rung) => [`ladder_${rung}`, { start: (ctx) => fullSidecar(ctx, rung, {}, `ladder-${rung}`) }])),
 };
 
