@@ -69,7 +69,7 @@ async function child({ role = 'ship', distDir, dir, events, broker, batch, maxWa
   }
   const config = parseAuditConfig({ sinks: [{ jsonl: { dir } }, { kafka: { brokers: [broker], topic: 'authz-audit', compression } }],
     ...(maxWaitMs === undefined ? {} : { batch: { max_wait_ms: maxWaitMs } }) });
-  const [sink] = createRemoteSinks(remoteSinksOf(config), { log, dir });
+  const [sink] = await createRemoteSinks(remoteSinksOf(config), { log, dir });
   const shipper = new Shipper(sink, { dir, batchMax: batch ?? config.batch.max_events, pollMs: config.batch.max_wait_ms, backoffMinMs: 200, backoffMaxMs: 5000 }, log);
   const profiler = profDir === undefined ? undefined : await startProfiler();
   const threads0 = threadsCpu();

@@ -44,7 +44,7 @@ interface Listening {
 }
 
 export class Sidecar {
-  readonly metrics = new SidecarMetrics();
+  readonly metrics: SidecarMetrics;
   readonly log: Logger;
   readonly ports: { grpc?: number; http?: number; admin?: number; proxy?: number } = {};
   private runtime: DecisionRuntime;
@@ -62,9 +62,10 @@ export class Sidecar {
 
   private readonly audit: AuditCapability | undefined;
 
-  private constructor(private loaded: LoadedConfig, log: Logger) {
+  private constructor(private loaded: LoadedConfig, log: Logger, metrics: SidecarMetrics, capabilities: Capability[]) {
     this.log = log;
-    this.capabilities = createCapabilities(loaded, { log, metrics: this.metrics, baseDir: loaded.baseDir });
+    this.metrics = metrics;
+    this.capabilities = capabilities;
     this.audit = this.capabilities.find((c): c is AuditCapability => c.name === 'audit');
     this.runtime = this.build(loaded);
     this.metadata = new DynamicMetadataPlan(loaded.config.decision_metadata.fields);
@@ -77,7 +78,10 @@ export class Sidecar {
       const growth = applyHeapGrowth(opts.loaded.config.runtime.heap_growing_percent);
       if (growth !== null) log.info({ heap_growing_percent: growth }, 'runtime: V8 heap growing factor set');
     }
-    const sidecar = new Sidecar(opts.loaded, log);
+    // The capabilities register their metrics on the sidecar's registry as they are created.
+    const metrics = new SidecarMetrics();
+    const capabilities = await createCapabilities(opts.loaded, { log, metrics, baseDir: opts.loaded.baseDir });
+    const sidecar = new Sidecar(opts.loaded, log, metrics, capabilities);
     warnOnDevelopmentKeys(opts.loaded, log);
     try {
       // Listen first: while keys, models and bundles load, /readyz answers 503

@@ -2,24 +2,30 @@
 // shipped from the trail. The shipper thread builds its sinks from here, so
 // a new sink (issue 18: PostgreSQL) is one entry plus its config schema.
 import type { RemoteSinkConfigs } from '../config.js';
-import { KafkaSink } from '../sinks/kafka-sink.js';
-import { PostgresSink, trailChainId } from '../sinks/postgres-sink.js';
 import type { RemoteSink, RemoteSinkContext } from './remote-sink.js';
 
-type Factories = { readonly [K in keyof RemoteSinkConfigs]-?: (config: NonNullable<RemoteSinkConfigs[K]>, ctx: RemoteSinkContext) => RemoteSink };
-
-const FACTORIES: Factories = {
-  kafka: (config, ctx) => new KafkaSink(config, ctx.log),
-  postgres: (config, ctx) => new PostgresSink(config, ctx.log, trailChainId(ctx.dir, config.chain)),
+type Factories = {
+  readonly [K in keyof RemoteSinkConfigs]-?: (config: NonNullable<RemoteSinkConfigs[K]>, ctx: RemoteSinkContext) => Promise<RemoteSink>;
 };
 
-export function createRemoteSinks(configs: RemoteSinkConfigs, ctx: RemoteSinkContext): RemoteSink[] {
+// Each sink's module (and its client library: kafkajs, pg) is imported only
+// when the config has that sink, and only on the shipper thread: the
+// decision thread needs the names alone (remoteSinkNames).
+const FACTORIES: Factories = {
+  kafka: async (config, ctx) => new (await import('../sinks/kafka-sink.js')).KafkaSink(config, ctx.log),
+  postgres: async (config, ctx) => {
+    const { PostgresSink, trailChainId } = await import('../sinks/postgres-sink.js');
+    return new PostgresSink(config, ctx.log, trailChainId(ctx.dir, config.chain));
+  },
+};
+
+export async function createRemoteSinks(configs: RemoteSinkConfigs, ctx: RemoteSinkContext): Promise<RemoteSink[]> {
   const sinks: RemoteSink[] = [];
   for (const kind of Object.keys(FACTORIES) as Array<keyof RemoteSinkConfigs>) {
     const config = configs[kind];
     // Each factory takes its own kind's config; the loop pairs them by key.
-    const factory = FACTORIES[kind] as (c: NonNullable<typeof config>, ctx: RemoteSinkContext) => RemoteSink;
-    if (config !== undefined) sinks.push(factory(config, ctx));
+    const factory = FACTORIES[kind] as (c: NonNullable<typeof config>, ctx: RemoteSinkContext) => Promise<RemoteSink>;
+    if (config !== undefined) sinks.push(await factory(config, ctx));
   }
   return sinks;
 }

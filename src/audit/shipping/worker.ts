@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // Shipping is background work: the decision thread gets the core first (audit.shipper_nice).
   const priority = lowerThreadPriority(data.nice);
   if (priority.kind === 'skipped' && data.nice !== 0) log.info({ why: priority.why }, 'audit shipper: thread priority left as is');
-  const sinks = createRemoteSinks(data.sinks, { log, dir: data.options.dir });
+  const sinks = await createRemoteSinks(data.sinks, { log, dir: data.options.dir });
   const shippers = sinks.map((sink) => new Shipper(sink, data.options, log));
   let last: ShipperProgress[] = [];
   const report = (force = false): void => {
