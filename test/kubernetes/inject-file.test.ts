@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { InjectArgsError, injectFileCommand } from '../../src/kubernetes/cli.js';
 import { validateManifest } from './k8s-schemas.js';
+import { distChildEnv } from '../support/dist-child-env.js';
 
 const run = promisify(execFile);
 const EXAMPLES = 'charts/authz-sidecar/examples';
@@ -20,7 +21,7 @@ interface Result { code: number; stdout: string; stderr: string }
 /** The real command, as a user runs it (bin/authz-sidecar.js, built to dist/). */
 async function injectProcess(...args: string[]): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/authz-sidecar.js', 'inject', ...args]);
+    const { stdout, stderr } = await run(process.execPath, ['bin/authz-sidecar.js', 'inject', ...args], { env: distChildEnv() });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { createTestIssuer, writeJwksFile } from '../support/jwt.js';
 import { AUDIENCE, ISSUER, PROJECT_ROUTES } from '../support/sidecar.js';
+import { distChildEnv } from '../support/dist-child-env.js';
 
 function capture() {
   const stdout = new PassThrough();
@@ -86,10 +87,10 @@ t.test('the installed bin runs the same command', async (t) => {
   const { config, requestFile } = await setup(t);
   const run = promisify(execFile);
   const file = requestFile('bin.json', '/api/v1/tenants/acme/projects/web');
-  const { stdout } = await run(process.execPath, ['bin/authz-sidecar.js', 'check', '--config', config, '--request', file]);
+  const { stdout } = await run(process.execPath, ['bin/authz-sidecar.js', 'check', '--config', config, '--request', file], { env: distChildEnv() });
   t.match(JSON.parse(stdout), { allowed: true });
   const other = requestFile('bin2.json', '/api/v1/tenants/globex/projects/web');
-  const err = await run(process.execPath, ['bin/authz-sidecar.js', 'check', '--config', config, '--request', other]).catch((e: { code: number; stdout: string }) => e);
+  const err = await run(process.execPath, ['bin/authz-sidecar.js', 'check', '--config', config, '--request', other], { env: distChildEnv() }).catch((e: { code: number; stdout: string }) => e);
   t.equal((err as { code: number }).code, 3);
   t.match(JSON.parse((err as { stdout: string }).stdout), { reason: 'tenant_mismatch' });
 });

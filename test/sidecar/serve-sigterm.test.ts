@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { createTestIssuer, writeJwksFile } from '../support/jwt.js';
 import { AUDIENCE, ISSUER } from '../support/sidecar.js';
+import { distChildEnv } from '../support/dist-child-env.js';
 
 t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t) => {
   const dir = t.testdir({});
@@ -22,8 +23,8 @@ t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t
     .replace('deadline_ms: 50', 'deadline_ms: 2000')
     .replace('- jsonl: { dir: ../audit }', '- jsonl: { dir: audit }');
   writeFileSync(config, yaml);
-  const env = { ...process.env, AUTHZ__SERVER__GRPC__PORT: '0', AUTHZ__SERVER__HTTP__PORT: '0', AUTHZ__SERVER__ADMIN__PORT: '0',
-    AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1' };
+  const env = distChildEnv({ AUTHZ__SERVER__GRPC__PORT: '0', AUTHZ__SERVER__HTTP__PORT: '0', AUTHZ__SERVER__ADMIN__PORT: '0',
+    AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1' });
   const child = spawn(process.execPath, ['bin/authz-sidecar.js', 'serve', '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
@@ -52,7 +53,7 @@ t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'exits 0 after draining');
 
-  const verify = spawn(process.execPath, ['bin/authz-sidecar.js', 'audit', 'verify', join(dir, 'audit')]);
+  const verify = spawn(process.execPath, ['bin/authz-sidecar.js', 'audit', 'verify', join(dir, 'audit')], { env: distChildEnv() });
   let out = '';
   verify.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const code = await new Promise<number | null>((resolve) => verify.on('exit', resolve));

@@ -90,7 +90,10 @@ export class Load {
 export async function exitOf(config: string, opts: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; stderr: string }> {
   try {
     const s = await startServe(config, opts);
-    const code = await Promise.race([s.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 15_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([s.exited, new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), 15_000)))]);
+    // Cleared, or the test's process would live on for the rest of the 15 s after every refusal it checks.
+    clearTimeout(timer);
     if (code === 'running') await s.kill('SIGKILL');
     return { code: code === 'running' ? null : code, stderr: s.stderr() };
   } catch (err) {

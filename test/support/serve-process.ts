@@ -5,6 +5,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
+import { distChildEnv } from './dist-child-env.js';
 
 export interface ServeProcess {
   readonly ports: { readonly http: number; readonly admin: number; readonly grpc: number };
@@ -22,21 +23,15 @@ const PORT_ENV = {
   AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1',
 };
 
-/**
- * The child's environment: ours plus free ports. A child run as another user
- * does not get the test runner's NODE_OPTIONS (tap's coverage and loader
- * hooks live in files that user may not be allowed to read).
- */
-function serveEnv(otherUser: boolean): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...PORT_ENV };
-  if (otherUser) delete env.NODE_OPTIONS;
-  return env;
+/** The child's environment: ours plus free ports, without tap's hooks (dist-child-env.ts). */
+function serveEnv(): NodeJS.ProcessEnv {
+  return distChildEnv(PORT_ENV);
 }
 
 /** Starts serve; resolves once it listens (not necessarily ready). Rejects with its stderr if it exits first. */
 export function startServe(config: string, opts: { uid?: number; gid?: number } = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, ['bin/authz-sidecar.js', 'serve', '--config', config], {
-    env: serveEnv(opts.uid !== undefined), stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+    env: serveEnv(), stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
   });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
