@@ -381,7 +381,11 @@ export class RedisBackend implements BudgetBackend {
     this.recovering = true;
     try {
       await this.client.ping();
-      await this.settleOwed();
+      // Charges made locally while a pass was writing back are owed too: until
+      // `up`, every charge is local, so repeat until a pass leaves nothing.
+      // (One pass used to leave them owed until the next outage.)
+      do await this.settleOwed();
+      while (this.owedCharges.size > 0 || this.owedReturns.size > 0);
       const wasDown = this.probeTimer !== undefined;
       this.up = true;
       if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
