@@ -381,17 +381,20 @@ export class RedisBackend implements BudgetBackend {
     this.recovering = true;
     try {
       await this.client.ping();
-      // Charges made locally while a pass was writing back are owed too: until
-      // `up`, every charge is local, so repeat until a pass leaves nothing.
-      // (One pass used to leave them owed until the next outage.)
-      do await this.settleOwed();
-      while (this.owedCharges.size > 0 || this.owedReturns.size > 0);
+      await this.settleOwed();
       const wasDown = this.probeTimer !== undefined;
       this.up = true;
       if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
       this.probeTimer = undefined;
       if (wasDown) this.opts.log.info('budget: redis available again; local charges reconciled');
       for (const wake of this.readyWaiters.splice(0)) wake();
+      // Until `up`, every charge was local: those made while the pass above ran
+      // are owed too (they used to stay owed until the next outage). From here
+      // on none are made, so one more pass is the last; repeating passes before
+      // `up` instead would never end under steady traffic (each pass one round
+      // trip, each round trip new local charges). If it fails, the catch below
+      // marks Redis down and the probe retries it like any write-back.
+      await this.settleOwed();
     } catch (err) {
       this.opts.metrics.redisErrors.inc({ op: 'recover' });
       this.markDown((err as Error).message);
