@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { createTestIssuer, writeJwksFile } from '../support/jwt.js';
 import { AUDIENCE, ISSUER } from '../support/sidecar.js';
 import { distChildEnv } from '../support/dist-child-env.js';
+import { serveEnv } from '../support/serve-process.js';
 
 t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t) => {
   const dir = t.testdir({});
@@ -23,9 +24,7 @@ t.test('serve: SIGTERM drains and exits 0 with every decision audited', async (t
     .replace('deadline_ms: 50', 'deadline_ms: 2000')
     .replace('- jsonl: { dir: ../audit }', '- jsonl: { dir: audit }');
   writeFileSync(config, yaml);
-  const env = distChildEnv({ AUTHZ__SERVER__GRPC__PORT: '0', AUTHZ__SERVER__HTTP__PORT: '0', AUTHZ__SERVER__ADMIN__PORT: '0',
-    AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1' });
-  const child = spawn(process.execPath, ['bin/authz-sidecar.js', 'serve', '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/authz-sidecar.js', 'serve', '--config', config], { env: serveEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
 

@@ -23,8 +23,8 @@ const PORT_ENV = {
   AUTHZ__SERVER__GRPC__HOST: '127.0.0.1', AUTHZ__SERVER__HTTP__HOST: '127.0.0.1', AUTHZ__SERVER__ADMIN__HOST: '127.0.0.1',
 };
 
-/** The child's environment: ours plus free ports, without tap's hooks (dist-child-env.ts). */
-function serveEnv(): NodeJS.ProcessEnv {
+/** A serve child's environment: ours plus free loopback ports, without tap's hooks (dist-child-env.ts). */
+export function serveEnv(): NodeJS.ProcessEnv {
   return distChildEnv(PORT_ENV);
 }
 
